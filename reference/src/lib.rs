@@ -1,0 +1,26 @@
+//! # qfactor's exact tabular reference
+//!
+//! Everything in this crate is exact up to floating-point arithmetic with the stated
+//! tolerance [`tol::TIE_TOL`]; nothing here is learned or sampled. Heuristic results are
+//! labelled as such in their types.
+//!
+//! Conventions (see `DOMAIN.md`): a joint table over `U_1 × … × U_N` is stored row-major with
+//! agent 1 slowest ([`table::JointTable`]).
+#![deny(clippy::float_cmp)]
+
+pub mod affine;
+pub mod analysis;
+pub mod error;
+pub mod game;
+pub mod ideal;
+pub mod igm;
+pub mod io;
+pub mod multistep;
+pub mod optimal;
+pub mod qtran;
+pub mod table;
+pub mod tol;
+
+pub use error::{Error, Result};
+pub use game::{Agent, Game, Next, State};
+pub use table::{JointTable, Utilities};

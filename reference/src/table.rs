@@ -1,0 +1,262 @@
+//! Joint tables `Q(u)` over `U_1 × … × U_N` and per-agent utilities `[Q_i]`.
+//!
+//! A joint action is a slice of action indices, one per agent. Tables are stored row-major
+//! with agent 1 slowest: the flat index of `u` is `((u_1·|U_2| + u_2)·|U_3| + u_3)…`.
+
+use crate::error::{Error, Result};
+use crate::tol;
+
+/// The largest number of joint actions any table may have. Inputs implying more are rejected
+/// before anything is allocated.
+pub const MAX_JOINT_ACTIONS: usize = 1 << 24;
+
+/// Number of joint actions of `shape`, or `None` when it overflows or exceeds
+/// [`MAX_JOINT_ACTIONS`].
+pub fn joint_size(shape: &[usize]) -> Option<usize> {
+    let mut n: usize = 1;
+    for &s in shape {
+        n = n.checked_mul(s)?;
+        if n > MAX_JOINT_ACTIONS {
+            return None;
+        }
+    }
+    Some(n)
+}
+
+/// A real-valued table over the joint actions of N agents.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JointTable {
+    shape: Vec<usize>,
+    values: Vec<f64>,
+}
+
+impl JointTable {
+    /// A table with the given action counts per agent and row-major values.
+    pub fn new(shape: Vec<usize>, values: Vec<f64>) -> Result<Self> {
+        if shape.is_empty() {
+            return Err(Error::Invalid("a joint table needs at least one agent".into()));
+        }
+        if shape.contains(&0) {
+            return Err(Error::Invalid("every agent needs at least one action".into()));
+        }
+        let n = joint_size(&shape).ok_or_else(|| {
+            Error::Invalid(format!("joint action space {shape:?} is too large"))
+        })?;
+        if n != values.len() {
+            return Err(Error::Invalid(format!(
+                "shape {shape:?} has {n} joint actions but {} values were given",
+                values.len()
+            )));
+        }
+        if let Some(v) = values.iter().find(|v| !v.is_finite()) {
+            return Err(Error::Invalid(format!("table value {v} is not finite")));
+        }
+        Ok(JointTable { shape, values })
+    }
+
+    /// A table whose value at joint action `u` is `f(u)`.
+    pub fn from_fn(shape: Vec<usize>, mut f: impl FnMut(&[usize]) -> f64) -> Result<Self> {
+        let n = joint_size(&shape)
+            .ok_or_else(|| Error::Invalid(format!("joint action space {shape:?} is too large")))?;
+        let mut values = Vec::with_capacity(n);
+        let mut u = vec![0usize; shape.len()];
+        for _ in 0..n {
+            values.push(f(&u));
+            increment(&mut u, &shape);
+        }
+        JointTable::new(shape, values)
+    }
+
+    /// The additive table `Σ_i Q_i(u_i)` of some utilities.
+    pub fn additive(utilities: &Utilities) -> Self {
+        let shape = utilities.shape();
+        JointTable::from_fn(shape, |u| utilities.sum_at(u))
+            .expect("invariant: utilities have a valid finite shape")
+    }
+
+    /// Action counts per agent.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// Number of agents N.
+    pub fn n_agents(&self) -> usize {
+        self.shape.len()
+    }
+
+    /// Number of joint actions.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Always false: a table has at least one joint action.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Row-major values, agent 1 slowest.
+    pub fn values(&self) -> &[f64] {
+        &self.values
+    }
+
+    /// Mutable row-major values.
+    pub fn values_mut(&mut self) -> &mut [f64] {
+        &mut self.values
+    }
+
+    /// Flat index of joint action `u`.
+    pub fn index_of(&self, u: &[usize]) -> usize {
+        debug_assert_eq!(u.len(), self.shape.len());
+        u.iter().zip(&self.shape).fold(0, |acc, (&a, &s)| {
+            debug_assert!(a < s);
+            acc * s + a
+        })
+    }
+
+    /// Joint action of flat index `idx`.
+    pub fn joint_action(&self, mut idx: usize) -> Vec<usize> {
+        let mut u = vec![0; self.shape.len()];
+        for i in (0..self.shape.len()).rev() {
+            u[i] = idx % self.shape[i];
+            idx /= self.shape[i];
+        }
+        u
+    }
+
+    /// Value at joint action `u`.
+    pub fn get(&self, u: &[usize]) -> f64 {
+        self.values[self.index_of(u)]
+    }
+
+    /// Iterator over `(joint action, value)` in storage order.
+    pub fn iter(&self) -> impl Iterator<Item = (Vec<usize>, f64)> + '_ {
+        let mut u = vec![0usize; self.shape.len()];
+        self.values.iter().map(move |&v| {
+            let cur = u.clone();
+            increment(&mut u, &self.shape);
+            (cur, v)
+        })
+    }
+
+    /// The largest value.
+    pub fn max(&self) -> f64 {
+        self.values.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+    }
+
+    /// Flat indices of every joint action tied with the maximum (see [`tol`]).
+    pub fn argmax_set(&self) -> Vec<usize> {
+        let m = self.max();
+        (0..self.values.len()).filter(|&i| tol::tied(self.values[i], m)).collect()
+    }
+
+    /// Element-wise `self − other`.
+    pub fn sub(&self, other: &JointTable) -> Result<JointTable> {
+        self.zip_with(other, |a, b| a - b)
+    }
+
+    /// Element-wise combination of two tables of the same shape.
+    pub fn zip_with(&self, other: &JointTable, f: impl Fn(f64, f64) -> f64) -> Result<JointTable> {
+        if self.shape != other.shape {
+            return Err(Error::Invalid(format!(
+                "table shapes differ: {:?} vs {:?}",
+                self.shape, other.shape
+            )));
+        }
+        let values = self.values.iter().zip(&other.values).map(|(&a, &b)| f(a, b)).collect();
+        JointTable::new(self.shape.clone(), values)
+    }
+
+    /// Weighted mean squared distance `Σ w (a − b)² / Σ w` (uniform when `weights` is `None`).
+    pub fn mse(&self, other: &JointTable, weights: Option<&[f64]>) -> f64 {
+        debug_assert_eq!(self.shape, other.shape);
+        let mut num = 0.0;
+        let mut den = 0.0;
+        for (k, (&a, &b)) in self.values.iter().zip(&other.values).enumerate() {
+            let w = weights.map_or(1.0, |w| w[k]);
+            num += w * (a - b) * (a - b);
+            den += w;
+        }
+        num / den
+    }
+}
+
+/// Advances a joint action in row-major order (last agent fastest); wraps to all zeros.
+pub fn increment(u: &mut [usize], shape: &[usize]) {
+    for i in (0..u.len()).rev() {
+        u[i] += 1;
+        if u[i] < shape[i] {
+            return;
+        }
+        u[i] = 0;
+    }
+}
+
+/// Individual utilities `[Q_i(u_i)]`, one vector per agent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Utilities(pub Vec<Vec<f64>>);
+
+impl Utilities {
+    /// Action counts per agent.
+    pub fn shape(&self) -> Vec<usize> {
+        self.0.iter().map(Vec::len).collect()
+    }
+
+    /// Number of agents.
+    pub fn n_agents(&self) -> usize {
+        self.0.len()
+    }
+
+    /// `Q'_jt(u) = Σ_i Q_i(u_i)`.
+    pub fn sum_at(&self, u: &[usize]) -> f64 {
+        self.0.iter().zip(u).map(|(q, &a)| q[a]).sum()
+    }
+
+    /// Agent `i`'s greedy action set `argmax Q_i` (ties by [`tol`]).
+    pub fn greedy_set(&self, i: usize) -> Vec<usize> {
+        let q = &self.0[i];
+        let m = q.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (0..q.len()).filter(|&a| tol::tied(q[a], m)).collect()
+    }
+
+    /// One greedy joint action `ū` (the first of each agent's greedy set).
+    pub fn greedy(&self) -> Vec<usize> {
+        (0..self.0.len()).map(|i| self.greedy_set(i)[0]).collect()
+    }
+
+    /// `Σ_i max Q_i = Q'_jt(ū)`.
+    pub fn greedy_sum(&self) -> f64 {
+        self.0.iter().map(|q| q.iter().copied().fold(f64::NEG_INFINITY, f64::max)).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_roundtrip_row_major_agent1_slowest() {
+        let t = JointTable::from_fn(vec![2, 3, 4], |u| (u[0] * 100 + u[1] * 10 + u[2]) as f64)
+            .unwrap();
+        assert_eq!(t.values()[1], 1.0);
+        assert_eq!(t.values()[4], 10.0);
+        assert_eq!(t.values()[12], 100.0);
+        for k in 0..t.len() {
+            assert_eq!(t.index_of(&t.joint_action(k)), k);
+        }
+    }
+
+    #[test]
+    fn rejects_bad_shapes_and_values() {
+        assert!(JointTable::new(vec![2, 2], vec![0.0; 3]).is_err());
+        assert!(JointTable::new(vec![1], vec![f64::NAN]).is_err());
+        assert!(JointTable::new(vec![], vec![]).is_err());
+        assert!(joint_size(&[usize::MAX, 2]).is_none());
+        assert!(joint_size(&[1 << 13, 1 << 13]).is_none());
+    }
+
+    #[test]
+    fn argmax_set_with_ties() {
+        let t = JointTable::new(vec![2, 2], vec![10.0, 0.0, 0.0, 10.0 + 1e-12]).unwrap();
+        assert_eq!(t.argmax_set(), vec![0, 3]);
+    }
+}

@@ -1,0 +1,4 @@
+//! qfactor command line.
+fn main() {
+    println!("qfactor");
+}
