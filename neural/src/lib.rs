@@ -1,0 +1,1 @@
+//! Neural learners (in progress).
