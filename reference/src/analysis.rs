@@ -1,1 +1,313 @@
-//! (in progress)
+//! The exact analysis of a game, per state: optimal joint actions, IGM-factorizability, and
+//! each method's ideal factorization with a verdict. This is what `qfactor analyze` prints.
+//!
+//! For a multi-step game, `q` is `Q*(s, ·)`; each method's ideal is computed by the projected
+//! backward induction of [`crate::multistep`], so its `target` (the bootstrapped table the
+//! method projects) can differ from `q` in earlier states.
+
+use serde::Serialize;
+
+use crate::affine::largest_common_scale;
+use crate::error::Result;
+use crate::game::Game;
+use crate::ideal::qmix::{project_qmix, QmixOptions, QmixProjection};
+use crate::ideal::qtran::{qtran_alt, qtran_base, Cond7Solution};
+use crate::ideal::vdn::{project_vdn, VdnProjection};
+use crate::igm::igm_factorizable;
+use crate::multistep::{greedy_return, greedy_set, optimal_q, projected_induction};
+use crate::qtran::{theorem1, theorem2};
+use crate::table::JointTable;
+use crate::tol::TIE_TOL;
+
+/// Options of an analysis.
+#[derive(Debug, Clone, Default)]
+pub struct AnalysisOptions {
+    /// Weights over joint actions per state (uniform when `None`).
+    pub weights: Option<Vec<Vec<f64>>>,
+    /// Options of the QMIX projection (its time limit, ordering budget).
+    pub qmix: QmixOptions,
+}
+
+/// Static description of the game.
+#[derive(Debug, Clone, Serialize)]
+pub struct GameInfo {
+    /// Name.
+    pub name: String,
+    /// Source citation.
+    pub source: Option<String>,
+    /// Note (e.g. reconstructed).
+    pub note: Option<String>,
+    /// Agent names.
+    pub agents: Vec<String>,
+    /// Action labels per agent.
+    pub actions: Vec<Vec<String>>,
+    /// State labels.
+    pub states: Vec<String>,
+    /// Initial state label.
+    pub initial: String,
+    /// Discount γ.
+    pub gamma: f64,
+}
+
+impl GameInfo {
+    /// Describes `game`.
+    pub fn of(game: &Game) -> Self {
+        GameInfo {
+            name: game.name.clone(),
+            source: game.source.clone(),
+            note: game.note.clone(),
+            agents: game.agents.iter().map(|a| a.name.clone()).collect(),
+            actions: game.agents.iter().map(|a| a.actions.clone()).collect(),
+            states: game.states.iter().map(|s| s.label.clone()).collect(),
+            initial: game.states[game.initial].label.clone(),
+            gamma: game.gamma,
+        }
+    }
+}
+
+/// VDN's ideal in one state.
+#[derive(Debug, Clone, Serialize)]
+pub struct VdnIdeal {
+    /// The table VDN projects here (equal to `q` in a matrix game).
+    pub target: Vec<f64>,
+    /// The projection `Q_tot`.
+    pub q_tot: Vec<f64>,
+    /// Utilities in the canonical gauge.
+    pub utilities: Vec<Vec<f64>>,
+    /// Weighted MSE of `q_tot` to `target`.
+    pub mse: f64,
+    /// Greedy joint actions of `q_tot` (labels).
+    pub greedy: Vec<Vec<String>>,
+    /// Whether every greedy joint action is optimal for `Q*`.
+    pub keeps_optimal: bool,
+    /// Always true: the projection is a closed form.
+    pub exact: bool,
+}
+
+/// QMIX's ideal in one state.
+#[derive(Debug, Clone, Serialize)]
+pub struct QmixIdeal {
+    /// The table QMIX projects here.
+    pub target: Vec<f64>,
+    /// The projection `Q_tot`.
+    pub q_tot: Vec<f64>,
+    /// Weighted MSE of `q_tot` to `target`.
+    pub mse: f64,
+    /// Weighted SSE.
+    pub sse: f64,
+    /// True only when the global optimum over all orderings is certified.
+    pub exact: bool,
+    /// How it was found.
+    pub method: String,
+    /// Each agent's action order, ascending, under which `q_tot` is monotone.
+    pub orders: Vec<Vec<String>>,
+    /// A lower bound on the optimal SSE, when known.
+    pub lower_bound: Option<f64>,
+    /// Orderings evaluated.
+    pub orderings_evaluated: u64,
+    /// Greedy joint actions of `q_tot` (labels).
+    pub greedy: Vec<Vec<String>>,
+    /// Whether every greedy joint action is optimal for `Q*`.
+    pub keeps_optimal: bool,
+}
+
+/// QTRAN's ideal in one state: `Q_jt = Q*` with exact utilities and `V_jt`.
+#[derive(Debug, Clone, Serialize)]
+pub struct QtranIdeal {
+    /// Utilities meeting (4) (from the (7) solution when one exists, else the (4) construction).
+    pub utilities: Option<Vec<Vec<f64>>>,
+    /// `V_jt`.
+    pub v_jt: Option<f64>,
+    /// `Q'_jt = Σ Q_i`.
+    pub q_prime: Option<Vec<f64>>,
+    /// Condition (4a) holds for these utilities.
+    pub cond_4a: bool,
+    /// Condition (4b) holds.
+    pub cond_4b: bool,
+    /// Condition (7) holds (QTRAN-alt).
+    pub cond_7: bool,
+    /// "found", "none exists" or "not found" for a (7) solution.
+    pub cond_7_status: String,
+    /// Why (7) has no solution or none was found.
+    pub cond_7_reason: Option<String>,
+    /// Utilities meeting (4a)/(4b) (the QTRAN-base construction).
+    pub base_utilities: Option<Vec<Vec<f64>>>,
+    /// Largest common scale `a` of the returned utilities under which (4) still holds
+    /// (`null` when unbounded).
+    pub affine_scale: Option<f64>,
+    /// Whether the greedy joint action is optimal (QTRAN's class is unrestricted).
+    pub keeps_optimal: bool,
+}
+
+/// One state's analysis.
+#[derive(Debug, Clone, Serialize)]
+pub struct StateAnalysis {
+    /// State label.
+    pub state: String,
+    /// `Q*(s, ·)`, row-major, agent 1 slowest.
+    pub q: Vec<f64>,
+    /// Every optimal joint action (labels), ties within the tolerance.
+    pub optimal: Vec<Vec<String>>,
+    /// Whether the argmax set is a product set.
+    pub igm_factorizable: bool,
+    /// VDN.
+    pub vdn: VdnIdeal,
+    /// QMIX.
+    pub qmix: QmixIdeal,
+    /// QTRAN.
+    pub qtran: QtranIdeal,
+}
+
+/// Return from the initial state under each method's greedy ideal policy, `[min, max]` over
+/// tied greedy choices.
+#[derive(Debug, Clone, Serialize)]
+pub struct Returns {
+    /// Optimal return.
+    pub optimal: f64,
+    /// VDN's ideal policy.
+    pub vdn: [f64; 2],
+    /// QMIX's ideal policy.
+    pub qmix: [f64; 2],
+    /// QTRAN's ideal policy (`Q*` itself).
+    pub qtran: [f64; 2],
+}
+
+/// The full analysis.
+#[derive(Debug, Clone, Serialize)]
+pub struct Analysis {
+    /// The game.
+    pub game: GameInfo,
+    /// The relative tie tolerance used.
+    pub tolerance: f64,
+    /// Per state.
+    pub states: Vec<StateAnalysis>,
+    /// Returns from the initial state.
+    pub returns: Returns,
+}
+
+fn labels_of(game: &Game, table: &JointTable, set: &[usize]) -> Vec<Vec<String>> {
+    set.iter().map(|&k| game.joint_labels(&table.joint_action(k))).collect()
+}
+
+fn weights_of(opts: &AnalysisOptions, s: usize) -> Option<&[f64]> {
+    opts.weights.as_ref().map(|w| w[s].as_slice())
+}
+
+/// Analyses `game` exactly.
+pub fn analyze(game: &Game, opts: &AnalysisOptions) -> Result<Analysis> {
+    let q_star = optimal_q(game)?;
+    let (vdn_targets, vdn) = projected_induction(
+        game,
+        |s, t| project_vdn(t, weights_of(opts, s)),
+        |p: &VdnProjection| p.q_tot.max(),
+    )?;
+    let (qmix_targets, qmix) = projected_induction(
+        game,
+        |s, t| {
+            let mut o = opts.qmix.clone();
+            o.weights = weights_of(opts, s).map(<[f64]>::to_vec);
+            project_qmix(t, &o)
+        },
+        |p: &QmixProjection| p.q_tot.max(),
+    )?;
+    let optimal_sets: Vec<Vec<usize>> = q_star.iter().map(greedy_set).collect();
+    let vdn_greedy: Vec<Vec<usize>> = vdn.iter().map(|p| greedy_set(&p.q_tot)).collect();
+    let qmix_greedy: Vec<Vec<usize>> = qmix.iter().map(|p| greedy_set(&p.q_tot)).collect();
+    let subset = |a: &[usize], b: &[usize]| a.iter().all(|k| b.contains(k));
+
+    let mut states = Vec::with_capacity(game.states.len());
+    for (s, state) in game.states.iter().enumerate() {
+        let q = &q_star[s];
+        let v = &vdn[s];
+        let m = &qmix[s];
+        states.push(StateAnalysis {
+            state: state.label.clone(),
+            q: q.values().to_vec(),
+            optimal: labels_of(game, q, &optimal_sets[s]),
+            igm_factorizable: igm_factorizable(q),
+            vdn: VdnIdeal {
+                target: vdn_targets[s].values().to_vec(),
+                q_tot: v.q_tot.values().to_vec(),
+                utilities: v.utilities.0.clone(),
+                mse: v.mse,
+                greedy: labels_of(game, q, &vdn_greedy[s]),
+                keeps_optimal: subset(&vdn_greedy[s], &optimal_sets[s]),
+                exact: true,
+            },
+            qmix: QmixIdeal {
+                target: qmix_targets[s].values().to_vec(),
+                q_tot: m.q_tot.values().to_vec(),
+                mse: m.mse,
+                sse: m.sse,
+                exact: m.exact,
+                method: m.method.clone(),
+                orders: m
+                    .orders
+                    .iter()
+                    .zip(&game.agents)
+                    .map(|(o, a)| o.iter().map(|&i| a.actions[i].clone()).collect())
+                    .collect(),
+                lower_bound: m.lower_bound,
+                orderings_evaluated: m.orderings_evaluated,
+                greedy: labels_of(game, q, &qmix_greedy[s]),
+                keeps_optimal: subset(&qmix_greedy[s], &optimal_sets[s]),
+            },
+            qtran: qtran_ideal(q)?,
+        });
+    }
+    let start = game.initial;
+    let (opt_lo, _) = greedy_return(game, &optimal_sets, start)?;
+    Ok(Analysis {
+        game: GameInfo::of(game),
+        tolerance: TIE_TOL,
+        states,
+        returns: Returns {
+            optimal: opt_lo,
+            vdn: greedy_return(game, &vdn_greedy, start)?.into(),
+            qmix: greedy_return(game, &qmix_greedy, start)?.into(),
+            qtran: greedy_return(game, &optimal_sets, start)?.into(),
+        },
+    })
+}
+
+fn qtran_ideal(q: &JointTable) -> Result<QtranIdeal> {
+    let base = qtran_base(q)?;
+    let alt = qtran_alt(q)?;
+    let (status, reason, alt_f) = match alt {
+        Cond7Solution::Found(f) => ("found", None, Some(f)),
+        Cond7Solution::NoneExists { reason } => ("none exists", Some(reason), None),
+        Cond7Solution::NotFound { reason } => ("not found", Some(reason), None),
+    };
+    let chosen = alt_f.as_ref().or(base.as_ref());
+    let Some(f) = chosen else {
+        return Ok(QtranIdeal {
+            utilities: None,
+            v_jt: None,
+            q_prime: None,
+            cond_4a: false,
+            cond_4b: false,
+            cond_7: false,
+            cond_7_status: status.into(),
+            cond_7_reason: reason,
+            base_utilities: None,
+            affine_scale: None,
+            keeps_optimal: false,
+        });
+    };
+    let t1 = theorem1(q, &f.utilities, Some(f.v_jt))?;
+    let t2 = theorem2(q, &f.utilities, Some(f.v_jt))?;
+    let scale = largest_common_scale(q, &f.utilities)?;
+    Ok(QtranIdeal {
+        utilities: Some(f.utilities.0.clone()),
+        v_jt: Some(f.v_jt),
+        q_prime: Some(f.q_prime.values().to_vec()),
+        cond_4a: t1.cond_4a,
+        cond_4b: t1.cond_4b,
+        cond_7: t2.holds,
+        cond_7_status: status.into(),
+        cond_7_reason: reason,
+        base_utilities: base.map(|b| b.utilities.0),
+        affine_scale: scale.scale.is_finite().then_some(scale.scale),
+        keeps_optimal: t1.cond_4a,
+    })
+}

@@ -118,11 +118,12 @@ impl Game {
             if a.actions.is_empty() {
                 return bad(format!("agent {} ({}) has no actions", i + 1, a.name));
             }
-            for (j, l) in a.actions.iter().enumerate() {
+            let mut seen = std::collections::HashSet::new();
+            for l in &a.actions {
                 if l.is_empty() {
                     return bad(format!("agent {} has an empty action label", i + 1));
                 }
-                if a.actions[..j].contains(l) {
+                if !seen.insert(l.as_str()) {
                     return bad(format!("agent {} has the action label {l:?} twice", i + 1));
                 }
             }
@@ -137,8 +138,9 @@ impl Game {
             return bad("initial state out of range".into());
         }
         let shape = self.shape();
-        for (i, s) in self.states.iter().enumerate() {
-            if self.states[..i].iter().any(|t| t.label == s.label) {
+        let mut seen = std::collections::HashSet::new();
+        for s in &self.states {
+            if !seen.insert(s.label.as_str()) {
                 return bad(format!("state label {:?} is used twice", s.label));
             }
             if s.payoff.shape() != shape.as_slice() {

@@ -20,6 +20,7 @@ pub mod optimal;
 pub mod qtran;
 pub mod table;
 pub mod tol;
+pub mod verify;
 
 pub use error::{Error, Result};
 pub use game::{Agent, Game, Next, State};

@@ -1,0 +1,237 @@
+//! Measures how large a game the exact QMIX projection can solve.
+//!
+//! For grids of `agents × actions`, runs [`project_qmix`] on several random integer games
+//! (fixed seed), random real-valued games and structured games resembling the shipped ones
+//! (penalty-like diagonals, climbing-like, the 21-action game sampled on a sub-grid), each with
+//! a 10 s wall-clock limit and no evaluation budget, and prints how many were solved exactly,
+//! the times and the number of isotonic regressions. Run with
+//!
+//! ```text
+//! cargo run --release -p qfactor-reference --example qmix_limit [-- SECONDS [GAMES]]
+//! ```
+
+use reference::ideal::qmix::{orderings_total, project_qmix, QmixOptions};
+use reference::JointTable;
+use std::time::{Duration, Instant};
+
+/// SplitMix64.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn int(&mut self, lo: i64, hi: i64) -> f64 {
+        (lo + (self.next() % (hi - lo + 1) as u64) as i64) as f64
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// The 21-action game of the QTRAN paper (re-implementation's formula, see DOMAIN.md) on the
+/// actions `0, s, 2s, …` of each agent (2 agents only).
+fn game21(u: &[usize], step: usize) -> f64 {
+    let y = (u[0] * step) as f64;
+    let x = (u[1] * step) as f64;
+    let f1 = 5.0 - ((15.0 - x) / 3.0).powi(2) - ((5.0 - y) / 3.0).powi(2);
+    let f2 = 10.0 - (5.0 - x).powi(2) - (15.0 - y).powi(2);
+    f1.max(f2).max(-10.0)
+}
+
+fn games(agents: usize, actions: usize, count: usize, rng: &mut Rng) -> Vec<(String, JointTable)> {
+    let shape = vec![actions; agents];
+    let mut out = Vec::new();
+    for g in 0..count {
+        let t = JointTable::from_fn(shape.clone(), |_| rng.int(-20, 20)).unwrap();
+        out.push((format!("random-int-{g}"), t));
+    }
+    for g in 0..count.div_ceil(2) {
+        let t = JointTable::from_fn(shape.clone(), |_| rng.unit() * 20.0 - 10.0).unwrap();
+        out.push((format!("random-real-{g}"), t));
+    }
+    // Penalty-like: 10 on the diagonal, −50 where exactly two agents disagree on the two
+    // extreme actions, 0 elsewhere; climbing-like: a steep optimum next to heavy penalties.
+    let penalty = JointTable::from_fn(shape.clone(), |u| {
+        if u.iter().all(|&a| a == u[0]) {
+            10.0
+        } else if u.contains(&0) && u.contains(&(actions - 1)) {
+            -50.0
+        } else {
+            0.0
+        }
+    })
+    .unwrap();
+    out.push(("penalty-like".into(), penalty));
+    let climbing = JointTable::from_fn(shape.clone(), |u| {
+        let s: usize = u.iter().sum();
+        let spread = u.iter().max().unwrap() - u.iter().min().unwrap();
+        if spread == 0 {
+            11.0 - 2.0 * u[0] as f64
+        } else {
+            -30.0 / (1.0 + s as f64) + spread as f64
+        }
+    })
+    .unwrap();
+    out.push(("climbing-like".into(), climbing));
+    if agents == 2 && actions >= 3 {
+        let step = 20 / (actions - 1);
+        let t = JointTable::from_fn(shape, |u| game21(u, step)).unwrap();
+        out.push((format!("game21-step{step}"), t));
+    }
+    out
+}
+
+/// Time per isotonic regression under random orders on a few grids.
+fn bench_isotonic(rng: &mut Rng) {
+    use reference::ideal::isotonic::{Dag, IsotonicSolver, Observations};
+    println!(
+        "{:<10} {:>6} {:>12} {:>12}",
+        "grid", "cells", "int µs", "real µs"
+    );
+    for shape in [
+        vec![3, 3],
+        vec![8, 8],
+        vec![21, 21],
+        vec![5, 5, 5],
+        vec![2; 10],
+        vec![6; 4],
+    ] {
+        let n: usize = shape.iter().product();
+        let mut per = [0.0; 2];
+        for (j, real) in [false, true].into_iter().enumerate() {
+            let reps = (2_000_000 / n).clamp(20, 20_000);
+            let mut cases = Vec::new();
+            for _ in 0..8 {
+                let y: Vec<f64> = (0..n)
+                    .map(|_| {
+                        if real {
+                            rng.unit() * 40.0 - 20.0
+                        } else {
+                            rng.int(-20, 20)
+                        }
+                    })
+                    .collect();
+                let orders: Vec<Vec<usize>> = shape
+                    .iter()
+                    .map(|&m| {
+                        let mut o: Vec<usize> = (0..m).collect();
+                        for k in (1..m).rev() {
+                            o.swap(k, (rng.next() % (k as u64 + 1)) as usize);
+                        }
+                        o
+                    })
+                    .collect();
+                let dag = Dag::product_of_chains(&shape, &orders).unwrap();
+                cases.push((Observations::new(y, None).unwrap(), dag));
+            }
+            let mut solver = IsotonicSolver::new();
+            let mut x = vec![0.0; n];
+            let start = Instant::now();
+            for r in 0..reps {
+                let (obs, dag) = &cases[r % cases.len()];
+                solver.solve(dag, obs, &mut x).unwrap();
+            }
+            per[j] = start.elapsed().as_secs_f64() / reps as f64 * 1e6;
+        }
+        println!(
+            "{:<10} {:>6} {:>12.2} {:>12.2}",
+            format!("{shape:?}"),
+            n,
+            per[0],
+            per[1]
+        );
+        let st: Vec<u64> = reference::ideal::isotonic::STATS.iter().map(|a| a.swap(0, std::sync::atomic::Ordering::Relaxed)).collect();
+        println!("  per solve: flows {:.1} nodes {:.1} arcs {:.1} phases {:.1} blocks {:.1}", st[0] as f64/st[4] as f64, st[1] as f64/st[4] as f64, st[2] as f64/st[4] as f64, st[3] as f64/st[4] as f64, st[5] as f64/st[4] as f64);
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("iso") {
+        bench_isotonic(&mut Rng(1));
+        return;
+    }
+    let secs: f64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10.0);
+    let count: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(4);
+    let limit = Duration::from_secs_f64(secs);
+    let grids: &[(usize, &[usize])] = &[
+        (2, &[3, 4, 5, 6, 7, 8, 9]),
+        (3, &[3, 4, 5, 6]),
+        (4, &[3, 4]),
+        (5, &[2, 3]),
+        (6, &[2, 3]),
+        (8, &[2]),
+        (10, &[2]),
+    ];
+    println!(
+        "time limit {secs} s per game, no evaluation budget, {count} random-int games per grid"
+    );
+    println!(
+        "{:<7} {:>8} {:>11} {:>7} {:>9} {:>9} {:>12}  {}",
+        "grid", "cells", "orderings", "exact", "med s", "max s", "max evals", "unsolved"
+    );
+    let mut rng = Rng(0x0051_AB1E);
+    for &(agents, actions_list) in grids {
+        for &actions in actions_list {
+            let list = games(agents, actions, count, &mut rng);
+            let mut times = Vec::new();
+            let mut solved = 0;
+            let mut max_evals = 0;
+            let mut unsolved = Vec::new();
+            for (name, q) in &list {
+                let opts = QmixOptions {
+                    weights: None,
+                    time_limit: Some(limit),
+                    max_orderings: Some(u64::MAX),
+                };
+                let start = Instant::now();
+                let r = project_qmix(q, &opts).unwrap();
+                let t = start.elapsed().as_secs_f64();
+                times.push(t);
+                max_evals = max_evals.max(r.orderings_evaluated);
+                if r.exact {
+                    solved += 1;
+                } else {
+                    let gap = r
+                        .lower_bound
+                        .map_or(String::from("?"), |lb| format!("{lb:.1}"));
+                    unsolved.push(format!("{name} (sse {:.1} ≥ lb {gap})", r.sse));
+                }
+            }
+            times.sort_by(f64::total_cmp);
+            let med = times[times.len() / 2];
+            let max = times[times.len() - 1];
+            println!(
+                "{:<7} {:>8} {:>11.2e} {:>3}/{:<3} {:>9.3} {:>9.3} {:>12}  {}",
+                format!("{agents}x{actions}"),
+                actions.pow(agents as u32),
+                orderings_total(&vec![actions; agents]) as f64,
+                solved,
+                list.len(),
+                med,
+                max,
+                max_evals,
+                unsolved.join("; ")
+            );
+        }
+    }
+    // The shipped 21-action game in full: heuristic path, timed with the default options.
+    let q21 = JointTable::from_fn(vec![21, 21], |u| game21(u, 1)).unwrap();
+    let start = Instant::now();
+    let r = project_qmix(&q21, &QmixOptions::default()).unwrap();
+    println!(
+        "21x21 game, default options: {:.3} s, exact {}, method {}, mse {:.4}, lower bound {:?}, {} evaluations, argmax {:?}",
+        start.elapsed().as_secs_f64(),
+        r.exact,
+        r.method,
+        r.mse,
+        r.lower_bound.map(|b| b / 441.0),
+        r.orderings_evaluated,
+        r.q_tot.argmax_set().iter().map(|&k| r.q_tot.joint_action(k)).collect::<Vec<_>>()
+    );
+}

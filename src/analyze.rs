@@ -1,0 +1,263 @@
+//! `qfactor analyze GAME`: the exact analysis, for people or as JSON.
+
+use anyhow::Result;
+use clap::Args;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use reference::analysis::{analyze, Analysis, AnalysisOptions, StateAnalysis};
+use reference::ideal::qmix::QmixOptions;
+
+use crate::render::{joint_list, render, TableView};
+
+/// Arguments of `qfactor analyze`.
+#[derive(Args)]
+#[command(after_help = "Examples:\n  qfactor analyze paper-table1\n  qfactor analyze \
+                        two-step --json\n  qfactor analyze penalty:k=-25\n  qfactor analyze \
+                        my-game.csv --weights my-weights.csv")]
+pub struct AnalyzeArgs {
+    /// A built-in game name (see `qfactor games`) or a game file (.csv or .toml).
+    game: String,
+    /// Print one JSON object instead of tables.
+    #[arg(long)]
+    json: bool,
+    /// Weights over joint actions for the projections (long CSV: agent columns, `weight`).
+    #[arg(long, value_name = "FILE")]
+    weights: Option<PathBuf>,
+    /// Time limit in seconds for the exact QMIX search per state; beyond it the best ordering
+    /// found is reported with `"exact": false`.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    qmix_time_limit: f64,
+}
+
+/// Runs the analysis.
+pub fn run(args: &AnalyzeArgs) -> Result<()> {
+    let game = reference::io::load_game(&args.game)?;
+    let weights = match &args.weights {
+        Some(p) => Some(reference::io::read_weights(p, &game)?),
+        None => None,
+    };
+    if !(args.qmix_time_limit.is_finite() && args.qmix_time_limit >= 0.0) {
+        return Err(crate::BadInput("--qmix-time-limit must be a non-negative number".into()).into());
+    }
+    let opts = AnalysisOptions {
+        weights,
+        qmix: QmixOptions {
+            time_limit: Some(Duration::from_secs_f64(args.qmix_time_limit)),
+            ..QmixOptions::default()
+        },
+    };
+    let analysis = analyze(&game, &opts)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&analysis)?);
+    } else {
+        print!("{}", human(&analysis));
+    }
+    Ok(())
+}
+
+fn indices(a: &Analysis, set: &[Vec<String>]) -> Vec<usize> {
+    let shape: Vec<usize> = a.game.actions.iter().map(Vec::len).collect();
+    set.iter()
+        .map(|labels| {
+            labels.iter().zip(&a.game.actions).zip(&shape).fold(0, |acc, ((l, acts), &n)| {
+                acc * n + acts.iter().position(|x| x == l).unwrap_or(0)
+            })
+        })
+        .collect()
+}
+
+fn verdict(keeps: bool, greedy: &[Vec<String>]) -> String {
+    if keeps {
+        format!("keeps the optimal joint action (greedy {})", joint_list(greedy))
+    } else {
+        format!("LOSES the optimal joint action (greedy {})", joint_list(greedy))
+    }
+}
+
+fn human(a: &Analysis) -> String {
+    let mut out = String::new();
+    out.push_str(&format!("Game: {}\n", a.game.name));
+    if let Some(s) = &a.game.source {
+        out.push_str(&format!("Source: {s}\n"));
+    }
+    if let Some(n) = &a.game.note {
+        out.push_str(&format!("Note: {n}\n"));
+    }
+    let agents: Vec<String> = a
+        .game
+        .agents
+        .iter()
+        .zip(&a.game.actions)
+        .map(|(n, acts)| format!("{n} {{{}}}", acts.join(", ")))
+        .collect();
+    out.push_str(&format!("Agents: {}\n", agents.join(", ")));
+    let multi = a.game.states.len() > 1;
+    if multi {
+        out.push_str(&format!(
+            "States: {} (initial {}), gamma = {}\n",
+            a.game.states.join(", "),
+            a.game.initial,
+            a.game.gamma
+        ));
+    }
+    out.push_str(&format!(
+        "Ties and equalities use a relative tolerance of {:e}. `*` = optimal for the true \
+         table, [x] = greedy entry of the shown table.\n",
+        a.tolerance
+    ));
+    for st in &a.states {
+        out.push('\n');
+        out.push_str(&state_section(a, st, multi));
+    }
+    if multi {
+        let r = &a.returns;
+        let range = |x: [f64; 2]| {
+            if reference::tol::tied(x[0], x[1]) {
+                format!("{}", x[0])
+            } else {
+                format!("{} to {} (tied greedy choices)", x[0], x[1])
+            }
+        };
+        out.push_str(&format!(
+            "\nReturn from {} under each ideal's greedy policy: optimal {}, VDN {}, QMIX {}, \
+             QTRAN {}\n",
+            a.game.initial,
+            r.optimal,
+            range(r.vdn),
+            range(r.qmix),
+            range(r.qtran)
+        ));
+    }
+    out
+}
+
+fn state_section(a: &Analysis, st: &StateAnalysis, multi: bool) -> String {
+    let mut out = String::new();
+    let acts = &a.game.actions;
+    let optimal = indices(a, &st.optimal);
+    let name = if multi { format!("state {}: ", st.state) } else { String::new() };
+    let title = if multi { "Q*(s, u)" } else { "Payoff Q(u)" };
+    out.push_str(&render(&TableView {
+        title: format!("== {name}{title}"),
+        actions: acts,
+        values: &st.q,
+        utilities: None,
+        optimal: &optimal,
+        greedy: &[],
+    }));
+    out.push_str(&format!(
+        "Optimal joint action(s): {}. IGM-factorizable: {}\n",
+        joint_list(&st.optimal),
+        if st.igm_factorizable { "yes (argmax set is a product set)" } else { "NO (argmax set is not a product set)" }
+    ));
+
+    let v = &st.vdn;
+    let differs = |t: &[f64]| t.iter().zip(&st.q).any(|(x, y)| !reference::tol::tied(*x, *y));
+    out.push('\n');
+    if differs(&v.target) {
+        out.push_str(&render(&TableView {
+            title: "VDN's bootstrapped target (r + γ·V_VDN(s'))".into(),
+            actions: acts,
+            values: &v.target,
+            utilities: None,
+            optimal: &optimal,
+            greedy: &[],
+        }));
+    }
+    out.push_str(&render(&TableView {
+        title: format!("VDN ideal (exact least-squares additive projection), MSE {:.4}", v.mse),
+        actions: acts,
+        values: &v.q_tot,
+        utilities: Some(&v.utilities),
+        optimal: &optimal,
+        greedy: &indices(a, &v.greedy),
+    }));
+    out.push_str(&format!("VDN: its ideal {}\n", verdict(v.keeps_optimal, &v.greedy)));
+
+    let m = &st.qmix;
+    out.push('\n');
+    if differs(&m.target) {
+        out.push_str(&render(&TableView {
+            title: "QMIX's bootstrapped target (r + γ·V_QMIX(s'))".into(),
+            actions: acts,
+            values: &m.target,
+            utilities: None,
+            optimal: &optimal,
+            greedy: &[],
+        }));
+    }
+    let exactness = if m.exact {
+        format!("exact, {}", m.method)
+    } else {
+        match m.lower_bound {
+            Some(lb) => format!("NOT exact: {}; optimal SSE ≥ {lb:.4}", m.method),
+            None => format!("NOT exact: {}", m.method),
+        }
+    };
+    out.push_str(&render(&TableView {
+        title: format!(
+            "QMIX ideal (global monotonic projection; {exactness}), MSE {:.4} (SSE {:.4})",
+            m.mse, m.sse
+        ),
+        actions: acts,
+        values: &m.q_tot,
+        utilities: None,
+        optimal: &optimal,
+        greedy: &indices(a, &m.greedy),
+    }));
+    let orders: Vec<String> = m
+        .orders
+        .iter()
+        .enumerate()
+        .map(|(i, o)| format!("agent {}: {}", i + 1, o.join(" < ")))
+        .collect();
+    out.push_str(&format!("QMIX orders (ascending): {}\n", orders.join("; ")));
+    out.push_str(&format!("QMIX: its ideal {}\n", verdict(m.keeps_optimal, &m.greedy)));
+
+    let q = &st.qtran;
+    out.push('\n');
+    match (&q.utilities, &q.q_prime, q.v_jt) {
+        (Some(u), Some(qp), Some(v_jt)) => {
+            out.push_str(&render(&TableView {
+                title: format!("QTRAN ideal: Q_jt = Q*, utilities and Q'_jt = Σ Q_i (V_jt = {v_jt:.4})"),
+                actions: acts,
+                values: qp,
+                utilities: Some(u),
+                optimal: &optimal,
+                greedy: &optimal,
+            }));
+            let diff: Vec<f64> = qp.iter().zip(&st.q).map(|(p, q)| p - q).collect();
+            out.push_str(&render(&TableView {
+                title: "Q'_jt − Q_jt".into(),
+                actions: acts,
+                values: &diff,
+                utilities: None,
+                optimal: &optimal,
+                greedy: &[],
+            }));
+            let yn = |b: bool| if b { "holds" } else { "FAILS" };
+            out.push_str(&format!(
+                "QTRAN: (4a) {}, (4b) {}, (7) {} [{}]",
+                yn(q.cond_4a),
+                yn(q.cond_4b),
+                yn(q.cond_7),
+                q.cond_7_status
+            ));
+            if let Some(s) = q.affine_scale {
+                out.push_str(&format!("; (4) holds for these utilities scaled by any a ≤ {s:.4}"));
+            }
+            out.push('\n');
+            if let Some(r) = &q.cond_7_reason {
+                out.push_str(&format!("  (7): {r}\n"));
+            }
+        }
+        _ => {
+            out.push_str(&format!(
+                "QTRAN: Q_jt = Q* is representable, but no utilities satisfy IGM ({}).\n",
+                q.cond_7_reason.as_deref().unwrap_or("argmax set is not a product set")
+            ));
+        }
+    }
+    out
+}
