@@ -1,1 +1,57 @@
-//! Neural learners (in progress).
+//! # qfactor's neural learners
+//!
+//! VDN, QMIX, QTRAN-base, QTRAN-alt and IQL on libtorch (tch), with K independent seeds
+//! trained together: every parameter and every batch has a leading seed dimension, so one
+//! process keeps the CPU cores or the GPU busy, while each seed stays exactly what it would be
+//! alone (own initialisation, data and exploration streams; per-seed losses, gradient clipping
+//! and element-wise optimisers).
+//!
+//! After training, every network is evaluated on every state and joint action into the exact
+//! reference's table types ([`reference::JointTable`], [`reference::Utilities`]), so the same
+//! IGM, Theorem 1/2 and distance-to-ideal checks run on learned and exact tables alike
+//! ([`report`]).
+//!
+//! Entry points: [`config::TrainConfig`] (every setting, with documented defaults),
+//! [`run::train_method`], [`report`] (tables, summaries, curves) and [`checkpoint`].
+#![deny(clippy::float_cmp)]
+
+pub mod checkpoint;
+pub mod config;
+pub mod learner;
+pub mod model;
+pub mod nets;
+pub mod optim;
+pub mod report;
+pub mod rng;
+pub mod run;
+
+pub use config::{Method, TrainConfig};
+pub use learner::{Learner, SeedTables, StateTables};
+
+/// Errors of the neural crate.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A libtorch error.
+    #[error("libtorch: {0}")]
+    Torch(#[from] tch::TchError),
+    /// An error from the exact reference (invalid game, table shapes, …).
+    #[error(transparent)]
+    Reference(#[from] reference::Error),
+    /// An invalid setting or request.
+    #[error("{0}")]
+    Invalid(String),
+    /// Training produced non-finite values.
+    #[error("training diverged: {0}")]
+    Diverged(String),
+    /// File input/output.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// Result with [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
