@@ -86,12 +86,14 @@ fn games(agents: usize, actions: usize, count: usize, rng: &mut Rng) -> Vec<(Str
     out
 }
 
-/// Time per isotonic regression under random orders on a few grids.
+/// Time per isotonic regression under random orders on a few grids, through the grid
+/// dynamic programme where it applies (`solve_prefixes`) and through minimum cuts (`solve`).
 fn bench_isotonic(rng: &mut Rng) {
     use reference::ideal::isotonic::{Dag, IsotonicSolver, Observations};
+    println!("time per isotonic regression under random total orders (µs)");
     println!(
-        "{:<10} {:>6} {:>12} {:>12}",
-        "grid", "cells", "int µs", "real µs"
+        "{:<14} {:>6} {:>10} {:>10} {:>10} {:>10}",
+        "grid", "cells", "int", "real", "int cut", "real cut"
     );
     for shape in [
         vec![3, 3],
@@ -102,7 +104,8 @@ fn bench_isotonic(rng: &mut Rng) {
         vec![6; 4],
     ] {
         let n: usize = shape.iter().product();
-        let mut per = [0.0; 2];
+        let mut per = [0.0; 4];
+        let mut rate = [0.0; 4];
         for (j, real) in [false, true].into_iter().enumerate() {
             let reps = (2_000_000 / n).clamp(20, 20_000);
             let mut cases = Vec::new();
@@ -127,26 +130,39 @@ fn bench_isotonic(rng: &mut Rng) {
                     })
                     .collect();
                 let dag = Dag::product_of_chains(&shape, &orders).unwrap();
-                cases.push((Observations::new(y, None).unwrap(), dag));
+                cases.push((Observations::new(y, None).unwrap(), dag, orders));
             }
             let mut solver = IsotonicSolver::new();
             let mut x = vec![0.0; n];
-            let start = Instant::now();
-            for r in 0..reps {
-                let (obs, dag) = &cases[r % cases.len()];
-                solver.solve(dag, obs, &mut x).unwrap();
+            for (col, cut) in [(j, false), (j + 2, true)] {
+                let start = Instant::now();
+                let work0 = solver.work();
+                for r in 0..reps {
+                    let (obs, dag, orders) = &cases[r % cases.len()];
+                    if cut {
+                        solver.solve(dag, obs, &mut x).unwrap();
+                    } else {
+                        solver.solve_prefixes(&shape, orders, obs, &mut x).unwrap();
+                    }
+                }
+                let secs = start.elapsed().as_secs_f64();
+                per[col] = secs / reps as f64 * 1e6;
+                rate[col] = (solver.work() - work0) as f64 / secs / 1e6;
             }
-            per[j] = start.elapsed().as_secs_f64() / reps as f64 * 1e6;
         }
         println!(
-            "{:<10} {:>6} {:>12.2} {:>12.2}",
+            "{:<14} {:>6} {:>10.2} {:>10.2} {:>10.2} {:>10.2}",
             format!("{shape:?}"),
             n,
             per[0],
-            per[1]
+            per[1],
+            per[2],
+            per[3]
         );
-        let st: Vec<u64> = reference::ideal::isotonic::STATS.iter().map(|a| a.swap(0, std::sync::atomic::Ordering::Relaxed)).collect();
-        println!("  per solve: flows {:.1} nodes {:.1} arcs {:.1} phases {:.1} blocks {:.1}", st[0] as f64/st[4] as f64, st[1] as f64/st[4] as f64, st[2] as f64/st[4] as f64, st[3] as f64/st[4] as f64, st[5] as f64/st[4] as f64);
+        println!(
+            "{:<21} work units per µs: {:>6.1} {:>10.1} {:>10.1} {:>10.1}",
+            "", rate[0], rate[1], rate[2], rate[3]
+        );
     }
 }
 
@@ -160,7 +176,7 @@ fn main() {
     let count: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(4);
     let limit = Duration::from_secs_f64(secs);
     let grids: &[(usize, &[usize])] = &[
-        (2, &[3, 4, 5, 6, 7, 8, 9]),
+        (2, &[3, 4, 5, 6, 7, 8, 9, 10]),
         (3, &[3, 4, 5, 6]),
         (4, &[3, 4]),
         (5, &[2, 3]),
@@ -172,8 +188,8 @@ fn main() {
         "time limit {secs} s per game, no evaluation budget, {count} random-int games per grid"
     );
     println!(
-        "{:<7} {:>8} {:>11} {:>7} {:>9} {:>9} {:>12}  {}",
-        "grid", "cells", "orderings", "exact", "med s", "max s", "max evals", "unsolved"
+        "{:<7} {:>8} {:>11} {:>7} {:>9} {:>9} {:>12}  unsolved",
+        "grid", "cells", "orderings", "exact", "med s", "max s", "max evals"
     );
     let mut rng = Rng(0x0051_AB1E);
     for &(agents, actions_list) in grids {

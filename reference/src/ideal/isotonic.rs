@@ -35,6 +35,24 @@
 //! recursion ends after at most `n − 1` splits. Points of weight 0 are free: they take the
 //! value of the block they end in, which keeps the result monotone.
 //!
+//! # Two constrained agents: staircases instead of cuts
+//!
+//! [`IsotonicSolver::solve_prefixes`] takes the order as one *prefix order* per agent (a chain
+//! of listed actions with the unlisted ones above its top, incomparable to each other: a total
+//! order when at most one action is unlisted, no constraint when none is listed). Agents
+//! without constraints split the grid into independent parts. When at most two agents are
+//! constrained and one of them is a total order (the rows), the other one (the columns) is a
+//! *broom*: base columns in a chain, then fan columns each above the top base column. An
+//! upper set of such a grid is one row threshold `t_c` per column, non-increasing along the
+//! base chain, with `t_f ≤ t_top` for every fan column. A block is convex, so its upper sets
+//! are its intersections with the grid's upper sets (cells outside the block count 0); the
+//! maximum-gain one is a dynamic programme over the block's rows and columns,
+//! `G_j(t) = S_j(t) + max_{t' ≥ t} G_{j−1}(t')` with `S_j(t)` the gain of rows `≥ t` in
+//! column `j`, the fan columns adding `max_{t_f ≤ t} S_f(t_f)` at the top base column. This
+//! costs `O(rows × columns)` per block instead of a maximum flow (10–30× faster on 8×8 and
+//! 21×21 grids) and covers every two-agent regression the QMIX search needs. Other orders use
+//! the minimum cut.
+//!
 //! Monotonicity of the result is guaranteed structurally, not only up to rounding: every
 //! value is clamped into the interval `[lo, hi]` of the split means of its block's ancestors,
 //! and for every edge `a → b` either both ends share a block or the first split that separates
@@ -441,8 +459,6 @@ impl Cap for i64 {
 }
 
 const NONE: u32 = u32::MAX;
-/// debug
-pub static STATS: [std::sync::atomic::AtomicU64; 6] = [const { std::sync::atomic::AtomicU64::new(0) }; 6];
 
 /// Dinic's maximum flow on reusable buffers.
 #[derive(Debug, Default)]
@@ -478,8 +494,9 @@ impl<C: Cap> Flow<C> {
         self.head[b] = e + 1;
     }
 
-    /// Levels by breadth-first search over residual arcs; true when `t` is reached. After the
-    /// last call of a maximum flow, the points with a level are the minimal source side.
+    /// Levels by breadth-first search over residual arcs, stopping as soon as `t` is labelled;
+    /// true when `t` is reached. After the last call of a maximum flow (which does not reach
+    /// `t`), the points with a level are the minimal source side.
     fn bfs(&mut self, s: usize, t: usize, eps: C) -> bool {
         self.level.clear();
         self.level.resize(self.head.len(), NONE);
@@ -495,6 +512,11 @@ impl<C: Cap> Flow<C> {
                 let v = self.to[e as usize] as usize;
                 if self.level[v] == NONE && self.cap[e as usize] > eps {
                     self.level[v] = self.level[u] + 1;
+                    if v == t {
+                        // Every point nearer than t is labelled already; farther ones are
+                        // on no shortest path.
+                        return true;
+                    }
                     self.queue.push(v as u32);
                 }
                 e = self.next[e as usize];
@@ -503,12 +525,11 @@ impl<C: Cap> Flow<C> {
         self.level[t] != NONE
     }
 
-    fn max_flow(&mut self, s: usize, t: usize, eps: C) {
-        STATS[0].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        STATS[1].fetch_add(self.head.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        STATS[2].fetch_add(self.to.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    /// Returns the number of phases (breadth-first searches) it took.
+    fn max_flow(&mut self, s: usize, t: usize, eps: C) -> u64 {
+        let mut phases = 1;
         while self.bfs(s, t, eps) {
-            STATS[3].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            phases += 1;
             self.iter.clear();
             self.iter.extend_from_slice(&self.head);
             self.path.clear();
@@ -531,7 +552,7 @@ impl<C: Cap> Flow<C> {
                     let k = self
                         .path
                         .iter()
-                        .position(|&e| !(self.cap[e as usize] > eps))
+                        .position(|&e| self.cap[e as usize] <= eps)
                         .unwrap_or(0);
                     self.path.truncate(k);
                     u = match self.path.last() {
@@ -567,6 +588,7 @@ impl<C: Cap> Flow<C> {
                 }
             }
         }
+        phases
     }
 }
 
@@ -578,25 +600,89 @@ struct Block {
     hi: f64,
 }
 
+/// Buffers for one number type.
+#[derive(Debug, Default)]
+struct Work<C> {
+    flow: Flow<C>,
+    caps: Vec<C>,
+    grid: Vec<C>,
+    suffix: Vec<C>,
+    g: Vec<C>,
+    sm: Vec<C>,
+    fan_total: Vec<C>,
+}
+
+/// Cell coordinates for the grid oracle: a chain of rows times a broom of columns (base
+/// chain columns `0..n_base` in order, then fan columns, each above base column `n_base − 1`).
+#[derive(Debug, Default)]
+struct GridMap {
+    row_of: Vec<u32>,
+    col_of: Vec<u32>,
+    n_cols: usize,
+    n_base: usize,
+}
+
+/// How the maximum-gain upper set of a block is found.
+#[derive(Clone, Copy)]
+enum Oracle<'a> {
+    /// Minimum cut on the block's edges of a graph.
+    Flow(&'a Dag),
+    /// Dynamic programming over staircases (see [`IsotonicSolver::solve_prefixes`]).
+    Grid(&'a GridMap),
+}
+
 /// Reusable workspace for exact isotonic regressions (no allocation once warmed up).
 #[derive(Debug, Default)]
 pub struct IsotonicSolver {
-    flow_f: Flow<f64>,
-    flow_i: Flow<i64>,
+    work_f: Work<f64>,
+    work_i: Work<i64>,
     perm: Vec<usize>,
     tmp: Vec<usize>,
     mark: Vec<u32>,
     local: Vec<u32>,
     stamp: u32,
     blocks: Vec<Block>,
-    cap_f: Vec<f64>,
-    cap_i: Vec<i64>,
+    in_upper: Vec<bool>,
+    col_mark: Vec<u32>,
+    col_stamp: u32,
+    col_local: Vec<u32>,
+    col_list: Vec<u32>,
+    thresholds: Vec<u32>,
+    arg: Vec<u32>,
+    fan_arg: Vec<u32>,
+    grid_map: GridMap,
+    work: u64,
+    dag: Dag,
+    factors: Vec<Dag>,
+    edges: Vec<(usize, usize)>,
+    seen: Vec<bool>,
+    combo: Vec<usize>,
+    counts: Vec<usize>,
+    coords: Vec<usize>,
+}
+
+/// What an agent's prefix means in [`IsotonicSolver::solve_prefixes`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// No constraint along this agent (empty prefix, at least two actions).
+    Antichain,
+    /// A total order (or a single action).
+    Chain,
+    /// A chain with at least two incomparable actions above its top.
+    Broom,
 }
 
 impl IsotonicSolver {
     /// A fresh workspace.
     pub fn new() -> IsotonicSolver {
         IsotonicSolver::default()
+    }
+
+    /// A deterministic count of the elementary steps done so far by this workspace (points
+    /// visited, arcs scanned per max-flow phase, dynamic-programme cells), roughly
+    /// proportional to the time spent; used for reproducible work budgets.
+    pub fn work(&self) -> u64 {
+        self.work
     }
 
     /// Writes the isotonic regression of `obs` on `dag` into `x` and returns its weighted sum
@@ -611,56 +697,16 @@ impl IsotonicSolver {
                 x.len()
             )));
         }
-        if n == 0 {
-            return Ok(0.0);
+        if self.trivial(obs, x) {
+            return Ok(obs.sse(x));
         }
         // Already monotone: the observations are their own regression.
         if dag.edges().all(|(a, b)| obs.y[a] <= obs.y[b]) {
             x.copy_from_slice(&obs.y);
             return Ok(0.0);
         }
-        if obs.w.iter().all(|&w| w <= 0.0) {
-            let m = obs.y.iter().sum::<f64>() / n as f64;
-            x.iter_mut().for_each(|v| *v = m);
-            return Ok(0.0);
-        }
-        match &obs.int {
-            Some(int) => {
-                let mut flow = std::mem::take(&mut self.flow_i);
-                let mut caps = std::mem::take(&mut self.cap_i);
-                self.partition(dag, &int.y, &int.w, int.y_scale, &mut flow, &mut caps, x);
-                self.flow_i = flow;
-                self.cap_i = caps;
-            }
-            None => {
-                let mut flow = std::mem::take(&mut self.flow_f);
-                let mut caps = std::mem::take(&mut self.cap_f);
-                self.partition(dag, &obs.y, &obs.w, 1.0, &mut flow, &mut caps, x);
-                self.flow_f = flow;
-                self.cap_f = caps;
-            }
-        }
-        Ok(obs.sse(x))
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn partition<C: Cap>(
-        &mut self,
-        dag: &Dag,
-        y: &[C],
-        w: &[C],
-        y_scale: f64,
-        flow: &mut Flow<C>,
-        caps: &mut Vec<C>,
-        x: &mut [f64],
-    ) {
-        let n = y.len();
         self.perm.clear();
         self.perm.extend(0..n);
-        if self.mark.len() < n {
-            self.mark.resize(n, 0);
-            self.local.resize(n, 0);
-        }
         self.blocks.clear();
         self.blocks.push(Block {
             start: 0,
@@ -668,10 +714,251 @@ impl IsotonicSolver {
             lo: f64::NEG_INFINITY,
             hi: f64::INFINITY,
         });
-        STATS[4].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.dispatch(Oracle::Flow(dag), obs, x);
+        Ok(obs.sse(x))
+    }
+
+    /// The isotonic regression on a grid `shape` (row-major, agent 1 slowest) under the
+    /// product of *prefix orders*: along agent `i`, the actions `prefixes[i][0] < … <
+    /// prefixes[i][k−1]` form a chain and every other action lies above `prefixes[i][k−1]`,
+    /// incomparable with the other unlisted ones. A prefix of `m − 1` or `m` actions is a total
+    /// order; an empty prefix leaves that agent unconstrained.
+    ///
+    /// Agents without constraints split the grid into independent parts. When at most two
+    /// agents are constrained and at most one of them is not a total order, the
+    /// maximum-gain upper set of a block is found by dynamic programming over staircases in
+    /// `O(rows × columns)`: an upper set of a chain × broom grid is given by one row threshold
+    /// per column, non-increasing along the base chain of columns, and each fan column's
+    /// threshold is at most the top base column's. Otherwise it is a minimum cut.
+    pub fn solve_prefixes<P: AsRef<[usize]>>(
+        &mut self,
+        shape: &[usize],
+        prefixes: &[P],
+        obs: &Observations,
+        x: &mut [f64],
+    ) -> Result<f64> {
+        let n = obs.len();
+        let nag = shape.len();
+        if prefixes.len() != nag {
+            return Err(Error::Invalid(format!(
+                "{} prefixes for {nag} agents",
+                prefixes.len()
+            )));
+        }
+        if joint_size(shape) != Some(n) || x.len() != n {
+            return Err(Error::Invalid(format!(
+                "grid {shape:?} does not fit {n} observations and {} outputs",
+                x.len()
+            )));
+        }
+        for (i, p) in prefixes.iter().enumerate() {
+            let p = p.as_ref();
+            let m = shape[i];
+            self.seen.clear();
+            self.seen.resize(m, false);
+            for &a in p {
+                if a >= m || self.seen[a] {
+                    return Err(Error::Invalid(format!(
+                        "prefix {p:?} of agent {i} repeats an action or leaves 0..{m}"
+                    )));
+                }
+                self.seen[a] = true;
+            }
+        }
+        if self.trivial(obs, x) {
+            return Ok(obs.sse(x));
+        }
+        let kind = |i: usize| {
+            let (m, k) = (shape[i], prefixes[i].as_ref().len());
+            if m <= 1 || k + 1 >= m {
+                Kind::Chain
+            } else if k == 0 {
+                Kind::Antichain
+            } else {
+                Kind::Broom
+            }
+        };
+        let constrained: Vec<usize> = (0..nag)
+            .filter(|&i| shape[i] > 1 && kind(i) != Kind::Antichain)
+            .collect();
+        let brooms = constrained
+            .iter()
+            .filter(|&&i| kind(i) == Kind::Broom)
+            .count();
+        if constrained.is_empty() {
+            x.copy_from_slice(&obs.y);
+            return Ok(0.0);
+        }
+        // Strides, and the independent parts given by the unconstrained agents.
+        self.coords.clear();
+        self.coords.resize(2 * nag, 0); // [u, stride]
+        let mut s = 1;
+        for i in (0..nag).rev() {
+            self.coords[nag + i] = s;
+            s *= shape[i];
+        }
+        let core: usize = constrained.iter().map(|&i| shape[i]).product();
+        let n_parts = n / core;
+        self.combo.clear();
+        self.counts.clear();
+        self.counts.resize(n_parts + 1, 0);
+        for _ in 0..n {
+            let id = (0..nag)
+                .filter(|i| !constrained.contains(i))
+                .fold(0, |id, i| id * shape[i] + self.coords[i]);
+            self.combo.push(id);
+            self.counts[id + 1] += 1;
+            increment(&mut self.coords[..nag], shape);
+        }
+        for p in 0..n_parts {
+            self.counts[p + 1] += self.counts[p];
+        }
+        self.perm.clear();
+        self.perm.resize(n, 0);
+        self.blocks.clear();
+        for p in 0..n_parts {
+            let (start, end) = (self.counts[p], self.counts[p + 1]);
+            self.blocks.push(Block {
+                start,
+                end,
+                lo: f64::NEG_INFINITY,
+                hi: f64::INFINITY,
+            });
+        }
+        for k in 0..n {
+            let id = self.combo[k];
+            self.perm[self.counts[id]] = k;
+            self.counts[id] += 1;
+        }
+        if constrained.len() <= 2 && brooms <= 1 {
+            // Rows: a chain agent (if two are constrained); columns: the other one.
+            let (ra, ca) = match constrained[..] {
+                [a] => (None, a),
+                [a, b] if kind(b) == Kind::Broom => (Some(a), b),
+                [a, b] => (Some(b), a),
+                _ => unreachable!("at most two constrained agents"),
+            };
+            let mut map = std::mem::take(&mut self.grid_map);
+            // Position of each action along the row chain / column broom.
+            self.thresholds.clear();
+            self.thresholds.resize(shape[ca], u32::MAX);
+            let pc = prefixes[ca].as_ref();
+            for (pos, &a) in pc.iter().enumerate() {
+                self.thresholds[a] = pos as u32;
+            }
+            map.n_cols = shape[ca];
+            map.n_base = if kind(ca) == Kind::Broom {
+                pc.len()
+            } else {
+                shape[ca]
+            };
+            let mut next = pc.len() as u32;
+            for a in 0..shape[ca] {
+                if self.thresholds[a] == u32::MAX {
+                    self.thresholds[a] = next;
+                    next += 1;
+                }
+            }
+            self.arg.clear();
+            if let Some(ra) = ra {
+                self.arg.resize(shape[ra], u32::MAX);
+                let pr = prefixes[ra].as_ref();
+                for (pos, &a) in pr.iter().enumerate() {
+                    self.arg[a] = pos as u32;
+                }
+                let mut next = pr.len() as u32;
+                for a in 0..shape[ra] {
+                    if self.arg[a] == u32::MAX {
+                        self.arg[a] = next;
+                        next += 1;
+                    }
+                }
+            }
+            map.row_of.clear();
+            map.col_of.clear();
+            let (sc, sr) = (
+                self.coords[nag + ca],
+                ra.map_or(1, |r| self.coords[nag + r]),
+            );
+            for k in 0..n {
+                map.col_of.push(self.thresholds[(k / sc) % shape[ca]]);
+                map.row_of
+                    .push(ra.map_or(0, |r| self.arg[(k / sr) % shape[r]]));
+            }
+            self.dispatch(Oracle::Grid(&map), obs, x);
+            self.grid_map = map;
+        } else {
+            let mut factors = std::mem::take(&mut self.factors);
+            factors.resize_with(nag, Dag::default);
+            for (i, f) in factors.iter_mut().enumerate() {
+                prefix_edges(
+                    shape[i],
+                    prefixes[i].as_ref(),
+                    &mut self.seen,
+                    &mut self.edges,
+                );
+                f.rebuild(shape[i], &self.edges)?;
+            }
+            let mut dag = std::mem::take(&mut self.dag);
+            let built = dag.set_product(shape, &factors);
+            if built.is_ok() {
+                self.dispatch(Oracle::Flow(&dag), obs, x);
+            }
+            self.dag = dag;
+            self.factors = factors;
+            built?;
+        }
+        Ok(obs.sse(x))
+    }
+
+    /// Handles empty input and all-zero weights; true when `x` is then final.
+    fn trivial(&mut self, obs: &Observations, x: &mut [f64]) -> bool {
+        let n = obs.len();
+        self.work += n as u64;
+        if n == 0 {
+            return true;
+        }
+        if obs.w.iter().all(|&w| w <= 0.0) {
+            let m = obs.y.iter().sum::<f64>() / n as f64;
+            x.iter_mut().for_each(|v| *v = m);
+            return true;
+        }
+        false
+    }
+
+    fn dispatch(&mut self, oracle: Oracle<'_>, obs: &Observations, x: &mut [f64]) {
+        let n = obs.len();
+        if self.mark.len() < n {
+            self.mark.resize(n, 0);
+            self.local.resize(n, 0);
+        }
+        match &obs.int {
+            Some(int) => {
+                let mut work = std::mem::take(&mut self.work_i);
+                self.partition(oracle, &int.y, &int.w, int.y_scale, &mut work, x);
+                self.work_i = work;
+            }
+            None => {
+                let mut work = std::mem::take(&mut self.work_f);
+                self.partition(oracle, &obs.y, &obs.w, 1.0, &mut work, x);
+                self.work_f = work;
+            }
+        }
+    }
+
+    /// Recursive partitioning of the blocks on `self.blocks` (module docs).
+    fn partition<C: Cap>(
+        &mut self,
+        oracle: Oracle<'_>,
+        y: &[C],
+        w: &[C],
+        y_scale: f64,
+        work: &mut Work<C>,
+        x: &mut [f64],
+    ) {
         while let Some(b) = self.blocks.pop() {
-            STATS[5].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let members = &self.perm[b.start..b.end];
+            self.work += members.len() as u64;
             let mut sum_w = C::ZERO;
             let mut sum_wy = C::ZERO;
             for &k in members {
@@ -681,65 +968,34 @@ impl IsotonicSolver {
             let mu = if sum_w > C::ZERO {
                 (C::ratio(sum_wy, sum_w) / y_scale).clamp(b.lo, b.hi)
             } else {
-                // Only reachable for an all-zero block, which splits never create.
+                // An all-zero block: only an initial one (splits never create them).
                 free_value(b.lo, b.hi)
             };
-            if members.len() == 1 || !(sum_w > C::ZERO) {
+            if members.len() == 1 || sum_w <= C::ZERO {
                 for &k in members {
                     x[k] = mu;
                 }
                 continue;
             }
-            // Fresh stamp marks this block's members.
-            self.stamp = self.stamp.wrapping_add(1);
-            if self.stamp == 0 {
-                self.mark.iter_mut().for_each(|m| *m = 0);
-                self.stamp = 1;
-            }
-            caps.clear();
+            work.caps.clear();
             let mut total = C::ZERO;
-            for (i, &k) in members.iter().enumerate() {
-                self.mark[k] = self.stamp;
-                self.local[k] = i as u32;
+            for &k in members {
                 let c = C::centred(y[k], w[k], sum_wy, sum_w);
                 total = total + c.abs();
-                caps.push(c);
+                work.caps.push(c);
             }
             let tol = C::split_tol(total);
-            let split = if total > tol {
-                let size = members.len();
-                let (s, t) = (size, size + 1);
-                flow.reset(size + 2);
-                for (i, &k) in members.iter().enumerate() {
-                    let c = caps[i];
-                    if c > C::ZERO {
-                        flow.add_edge(s, i, c);
-                    } else if c < C::ZERO {
-                        flow.add_edge(i, t, -c);
-                    }
-                    for &j in dag.successors(k) {
-                        if self.mark[j] == self.stamp && j != k {
-                            flow.add_edge(i, self.local[j] as usize, C::INF);
-                        }
-                    }
-                }
-                let eps = C::flow_eps(total);
-                flow.max_flow(s, t, eps);
-                // flow.level marks the minimal source side: the upper set U.
-                let mut gain = C::ZERO;
-                let mut count = 0;
-                for (i, &c) in caps.iter().enumerate() {
-                    if flow.level[i] != NONE {
-                        gain = gain + c;
-                        count += 1;
-                    }
-                }
+            let size = members.len();
+            let split = total > tol && {
+                let gain = match oracle {
+                    Oracle::Flow(dag) => self.flow_upper(dag, b, work, C::flow_eps(total)),
+                    Oracle::Grid(map) => self.grid_upper(map, b, work),
+                };
+                let count = self.in_upper[..size].iter().filter(|&&u| u).count();
                 gain > tol && count > 0 && count < size
-            } else {
-                false
             };
             if !split {
-                for &k in members {
+                for &k in &self.perm[b.start..b.end] {
                     x[k] = mu;
                 }
                 continue;
@@ -749,7 +1005,7 @@ impl IsotonicSolver {
             let mut write = b.start;
             for idx in b.start..b.end {
                 let k = self.perm[idx];
-                if flow.level[self.local[k] as usize] != NONE {
+                if self.in_upper[idx - b.start] {
                     self.tmp.push(k);
                 } else {
                     self.perm[write] = k;
@@ -770,6 +1026,216 @@ impl IsotonicSolver {
                 hi: b.hi,
             });
         }
+    }
+
+    /// Maximum-gain upper set of block `b` by a minimum cut; fills `in_upper`, returns the gain.
+    fn flow_upper<C: Cap>(&mut self, dag: &Dag, b: Block, work: &mut Work<C>, eps: C) -> C {
+        self.stamp = self.stamp.wrapping_add(1);
+        if self.stamp == 0 {
+            self.mark.iter_mut().for_each(|m| *m = 0);
+            self.stamp = 1;
+        }
+        let members = &self.perm[b.start..b.end];
+        for (i, &k) in members.iter().enumerate() {
+            self.mark[k] = self.stamp;
+            self.local[k] = i as u32;
+        }
+        let size = members.len();
+        let (s, t) = (size, size + 1);
+        let flow = &mut work.flow;
+        flow.reset(size + 2);
+        for (i, &k) in members.iter().enumerate() {
+            let c = work.caps[i];
+            if c > C::ZERO {
+                flow.add_edge(s, i, c);
+            } else if c < C::ZERO {
+                flow.add_edge(i, t, -c);
+            }
+            for &j in dag.successors(k) {
+                if self.mark[j] == self.stamp && j != k {
+                    flow.add_edge(i, self.local[j] as usize, C::INF);
+                }
+            }
+        }
+        let phases = flow.max_flow(s, t, eps);
+        self.work += phases * (flow.to.len() as u64 + size as u64);
+        // The points still reachable from s form the minimal source side: the upper set.
+        self.in_upper.clear();
+        let mut gain = C::ZERO;
+        for (i, &c) in work.caps.iter().enumerate() {
+            let up = flow.level[i] != NONE;
+            self.in_upper.push(up);
+            if up {
+                gain = gain + c;
+            }
+        }
+        gain
+    }
+
+    /// Maximum-gain upper set of block `b` on a chain × broom grid by dynamic programming
+    /// over column thresholds; fills `in_upper`, returns the gain.
+    fn grid_upper<C: Cap>(&mut self, map: &GridMap, b: Block, work: &mut Work<C>) -> C {
+        let members = &self.perm[b.start..b.end];
+        self.col_stamp = self.col_stamp.wrapping_add(1);
+        if self.col_stamp == 0 {
+            self.col_mark.iter_mut().for_each(|m| *m = 0);
+            self.col_stamp = 1;
+        }
+        if self.col_mark.len() < map.n_cols {
+            self.col_mark.resize(map.n_cols, 0);
+            self.col_local.resize(map.n_cols, 0);
+        }
+        let (mut r0, mut r1) = (u32::MAX, 0);
+        for &k in members {
+            let r = map.row_of[k];
+            r0 = r0.min(r);
+            r1 = r1.max(r);
+            self.col_mark[map.col_of[k] as usize] = self.col_stamp;
+        }
+        self.col_list.clear();
+        let mut nb = 0;
+        for c in 0..map.n_cols {
+            if self.col_mark[c] == self.col_stamp {
+                self.col_local[c] = self.col_list.len() as u32;
+                self.col_list.push(c as u32);
+                if c < map.n_base {
+                    nb += 1;
+                }
+            }
+        }
+        let nr = (r1 - r0 + 1) as usize;
+        let nc = self.col_list.len();
+        let h = nr + 1;
+        self.work += (nc * h + map.n_cols) as u64;
+        work.grid.clear();
+        work.grid.resize(nc * nr, C::ZERO);
+        for (i, &k) in members.iter().enumerate() {
+            let c = self.col_local[map.col_of[k] as usize] as usize;
+            work.grid[c * nr + (map.row_of[k] - r0) as usize] = work.caps[i];
+        }
+        // suffix[c][t] = Σ_{r ≥ t} grid[c][r]: the gain of rows ≥ t in column c.
+        work.suffix.clear();
+        work.suffix.resize(nc * h, C::ZERO);
+        for c in 0..nc {
+            for t in (0..nr).rev() {
+                work.suffix[c * h + t] = work.suffix[c * h + t + 1] + work.grid[c * nr + t];
+            }
+        }
+        // Base columns: G_j(t) = S_j(t) + max_{t' ≥ t} G_{j−1}(t'); sm[j] holds that suffix
+        // maximum of G_j and arg its position (ties: the largest t, i.e. the smaller set).
+        work.sm.clear();
+        work.sm.resize(nb * h, C::ZERO);
+        self.arg.clear();
+        self.arg.resize(nb * h, 0);
+        work.g.clear();
+        work.g.resize(h, C::ZERO);
+        for j in 0..nb {
+            for t in 0..h {
+                let prev = if j > 0 {
+                    work.sm[(j - 1) * h + t]
+                } else {
+                    C::ZERO
+                };
+                work.g[t] = work.suffix[j * h + t] + prev;
+            }
+            work.sm[j * h + nr] = work.g[nr];
+            self.arg[j * h + nr] = nr as u32;
+            for t in (0..nr).rev() {
+                if work.g[t] > work.sm[j * h + t + 1] {
+                    work.sm[j * h + t] = work.g[t];
+                    self.arg[j * h + t] = t as u32;
+                } else {
+                    work.sm[j * h + t] = work.sm[j * h + t + 1];
+                    self.arg[j * h + t] = self.arg[j * h + t + 1];
+                }
+            }
+        }
+        // Fan columns: F_f(t) = max_{t_f ≤ t} S_f(t_f) (ties: the largest t_f).
+        let nf = nc - nb;
+        work.fan_total.clear();
+        work.fan_total.resize(h, C::ZERO);
+        self.fan_arg.clear();
+        self.fan_arg.resize(nf * h, 0);
+        for f in 0..nf {
+            let c = nb + f;
+            let mut best = work.suffix[c * h];
+            let mut arg = 0;
+            for t in 0..h {
+                if work.suffix[c * h + t] >= best {
+                    best = work.suffix[c * h + t];
+                    arg = t;
+                }
+                self.fan_arg[f * h + t] = arg as u32;
+                work.fan_total[t] = work.fan_total[t] + best;
+            }
+        }
+        // Top base threshold, then backtrack.
+        self.thresholds.clear();
+        self.thresholds.resize(nc, nr as u32);
+        let (gain, top) = if nb > 0 {
+            let mut best = work.g[nr] + work.fan_total[nr];
+            let mut top = nr;
+            for t in (0..nr).rev() {
+                let v = work.g[t] + work.fan_total[t];
+                if v > best {
+                    best = v;
+                    top = t;
+                }
+            }
+            self.thresholds[nb - 1] = top as u32;
+            for j in (1..nb).rev() {
+                let tj = self.thresholds[j] as usize;
+                self.thresholds[j - 1] = self.arg[(j - 1) * h + tj];
+            }
+            (best, top)
+        } else {
+            (work.fan_total[nr], nr)
+        };
+        for f in 0..nf {
+            self.thresholds[nb + f] = self.fan_arg[f * h + top];
+        }
+        self.in_upper.clear();
+        for &k in members {
+            let c = self.col_local[map.col_of[k] as usize] as usize;
+            self.in_upper.push(map.row_of[k] - r0 >= self.thresholds[c]);
+        }
+        gain
+    }
+}
+
+/// The cover edges of a prefix order on `m` actions (see [`IsotonicSolver::solve_prefixes`]).
+fn prefix_edges(m: usize, prefix: &[usize], seen: &mut Vec<bool>, edges: &mut Vec<(usize, usize)>) {
+    edges.clear();
+    edges.extend(prefix.windows(2).map(|w| (w[0], w[1])));
+    if let Some(&last) = prefix.last() {
+        if prefix.len() < m {
+            seen.clear();
+            seen.resize(m, false);
+            for &a in prefix {
+                seen[a] = true;
+            }
+            edges.extend((0..m).filter(|&r| !seen[r]).map(|r| (last, r)));
+        }
+    }
+}
+
+impl Dag {
+    /// The prefix order on `m` actions: `prefix[0] < … < prefix[k−1]`, every other action
+    /// above `prefix[k−1]` and incomparable with the other unlisted ones (no constraint at
+    /// all when `prefix` is empty).
+    pub fn prefix_order(m: usize, prefix: &[usize]) -> Result<Dag> {
+        let mut seen = vec![false; m];
+        for &a in prefix {
+            if a >= m || seen[a] {
+                return Err(Error::Invalid(format!(
+                    "prefix {prefix:?} repeats an action or leaves 0..{m}"
+                )));
+            }
+            seen[a] = true;
+        }
+        let mut edges = Vec::new();
+        prefix_edges(m, prefix, &mut seen, &mut edges);
+        Dag::new(m, &edges)
     }
 }
 
@@ -812,8 +1278,20 @@ pub fn try_isotonic_regression(
     shape: &[usize],
     orders: &[Vec<usize>],
 ) -> Result<Vec<f64>> {
-    let dag = Dag::product_of_chains(shape, orders)?;
-    isotonic_regression_dag(y, w, &dag)
+    if orders.len() != shape.len() {
+        return Err(Error::Invalid(format!(
+            "{} orders for {} agents",
+            orders.len(),
+            shape.len()
+        )));
+    }
+    for (o, &m) in orders.iter().zip(shape) {
+        check_permutation(o, m, "an agent's order")?;
+    }
+    let obs = Observations::new(y.to_vec(), Some(w.to_vec()))?;
+    let mut x = vec![0.0; y.len()];
+    IsotonicSolver::new().solve_prefixes(shape, orders, &obs, &mut x)?;
+    Ok(x)
 }
 
 /// Exact weighted isotonic regression on an arbitrary order given by `dag`.
@@ -1085,6 +1563,49 @@ mod tests {
         }
     }
 
+    /// The grid dynamic programme and the minimum cut agree on prefix orders (chains, brooms
+    /// and unconstrained agents), and both match the min–max formula on small grids.
+    #[test]
+    fn prefix_orders_grid_and_flow_agree() {
+        let mut rng = Rng(1234);
+        let mut solver = IsotonicSolver::new();
+        let shapes: [&[usize]; 6] = [&[4, 4], &[3, 5], &[2, 3, 2], &[5], &[6, 7], &[3, 3, 3]];
+        for shape in shapes {
+            for case in 0..40 {
+                let (y, w, orders) = random_case(&mut rng, shape, case % 2 == 0);
+                let prefixes: Vec<Vec<usize>> = orders
+                    .iter()
+                    .map(|o| o[..rng.below(o.len() as u64 + 1) as usize].to_vec())
+                    .collect();
+                let factors: Vec<Dag> = shape
+                    .iter()
+                    .zip(&prefixes)
+                    .map(|(&m, p)| Dag::prefix_order(m, p).unwrap())
+                    .collect();
+                let dag = Dag::product(shape, &factors).unwrap();
+                let obs = Observations::new(y.clone(), Some(w.clone())).unwrap();
+                let mut x1 = vec![0.0; y.len()];
+                let mut x2 = vec![0.0; y.len()];
+                let s1 = solver
+                    .solve_prefixes(shape, &prefixes, &obs, &mut x1)
+                    .unwrap();
+                let s2 = solver.solve(&dag, &obs, &mut x2).unwrap();
+                assert!(dag.is_monotone(&x1, 0.0), "{shape:?} {prefixes:?}");
+                assert_abs_diff_eq!(s1, s2, epsilon = 1e-9 * (1.0 + s2));
+                for k in 0..y.len() {
+                    assert_abs_diff_eq!(x1[k], x2[k], epsilon = 1e-9);
+                }
+                if y.len() <= 12 {
+                    let edges: Vec<_> = dag.edges().collect();
+                    let mm = brute_minmax(&y, &w, &edges);
+                    for k in 0..y.len() {
+                        assert_abs_diff_eq!(x1[k], mm[k], epsilon = 1e-9);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn pava_known_values() {
         assert_eq!(
@@ -1202,9 +1723,9 @@ mod tests {
         for case in 0..40 {
             let shape = [3usize, 4];
             let (y, mut w, orders) = random_case(&mut rng, &shape, case % 2 == 0);
-            for k in 0..w.len() {
+            for v in w.iter_mut() {
                 if rng.below(3) == 0 {
-                    w[k] = 0.0;
+                    *v = 0.0;
                 }
             }
             let dag = Dag::product_of_chains(&shape, &orders).unwrap();
@@ -1239,12 +1760,12 @@ mod tests {
     fn transitive_closure(dag: &Dag) -> Vec<Vec<bool>> {
         let n = dag.n();
         let mut r = vec![vec![false; n]; n];
-        for s in 0..n {
+        for (s, row) in r.iter_mut().enumerate() {
             let mut stack = vec![s];
             while let Some(a) = stack.pop() {
                 for &b in dag.successors(a) {
-                    if !r[s][b] {
-                        r[s][b] = true;
+                    if !row[b] {
+                        row[b] = true;
                         stack.push(b);
                     }
                 }

@@ -12,8 +12,10 @@
 //!
 //! # Exact search
 //!
-//! Orders are built as *prefixes* (lowest actions first), one action at a time, agents in
-//! turn. A node fixes, for each agent, a chain `p_1 < … < p_k` with every remaining action
+//! Orders are built as *prefixes* (lowest actions first), one action at a time, agent by
+//! agent (agent 1's order is completed before agent 2's begins; measured to prune at least
+//! as well as taking agents in turn, and it keeps every two-agent relaxation a chain × broom
+//! product, which [`IsotonicSolver::solve_prefixes`] solves without flows). A node fixes, for each agent, a chain `p_1 < … < p_k` with every remaining action
 //! above `p_k`: a partial order contained in every completion's total order. The isotonic
 //! regression under the product of these partial orders has fewer constraints than any
 //! completion, so its SSE is a **lower bound** on the subtree; a subtree whose bound is not
@@ -44,10 +46,12 @@
 //!
 //! The search counts isotonic regressions (complete or partial orderings) in
 //! [`QmixProjection::orderings_evaluated`]. By default it stops after
-//! [`default_evaluation_budget`] of them, which keeps the result deterministic; an explicit
-//! [`QmixOptions::time_limit`] adds a wall-clock limit (and with it, run-to-run variation on
-//! problems that hit it). Problems with more than [`BRANCH_AND_BOUND_MAX_ORDERINGS`] orderings
-//! skip the tree and run the local search only. A result that is not proven optimal is
+//! [`DEFAULT_WORK_BUDGET`] units of [`IsotonicSolver::work`] (a deterministic count of
+//! elementary steps, about 5–8 s of one core), which keeps the result reproducible;
+//! [`QmixOptions::max_orderings`] replaces that budget by a number of regressions, and an
+//! explicit [`QmixOptions::time_limit`] adds a wall-clock limit (and with it, run-to-run
+//! variation on problems that hit it). Problems with more than
+//! [`BRANCH_AND_BOUND_MAX_ORDERINGS`] orderings skip the tree and run the local search only. A result that is not proven optimal is
 //! labelled [`METHOD_LOCAL_SEARCH`], with `exact = false` and, when one is available, a valid
 //! [`QmixProjection::lower_bound`]: the smallest bound of the subtrees left open, and the
 //! *block bound*: partition each agent's actions into small groups; the sub-grids formed by
@@ -65,8 +69,8 @@ use std::time::{Duration, Instant};
 pub const METHOD_ENUMERATION: &str = "enumeration";
 /// Method label: branch-and-bound over orderings completed (exact).
 pub const METHOD_BRANCH_AND_BOUND: &str = "branch-and-bound";
-/// Method label: best ordering found by local search (and any partial branch-and-bound); not
-/// proven optimal.
+/// Method label: best ordering found by local search and any search cut short by the budget
+/// (enumeration or branch-and-bound); not proven optimal.
 pub const METHOD_LOCAL_SEARCH: &str = "local search (heuristic)";
 /// Method label: one agent; sorting its actions by value fits the table exactly.
 pub const METHOD_SORT: &str = "sort (1 agent)";
@@ -76,12 +80,17 @@ pub const METHOD_GIVEN_ORDERS: &str = "given ordering";
 /// Problems with at most this many orderings are enumerated without bounds.
 pub const ENUMERATION_MAX_ORDERINGS: u128 = 720;
 
-/// Problems with more orderings than this skip the branch-and-bound (it could not finish).
-pub const BRANCH_AND_BOUND_MAX_ORDERINGS: u128 = 1_000_000_000_000;
+/// Problems with more orderings than this skip the branch-and-bound (it could not finish
+/// within any sensible budget; 2 agents × 11 actions is below it, 2 × 12 above).
+pub const BRANCH_AND_BOUND_MAX_ORDERINGS: u128 = 10_000_000_000_000_000;
 
-/// Default work of a projection, in table cells processed by isotonic regressions; the
-/// default evaluation budget is this divided by the number of joint actions.
-pub const DEFAULT_WORK_CELLS: u64 = 400_000_000;
+/// Default budget of a projection in units of [`IsotonicSolver::work`] (measured at
+/// 1.2–2·10⁸ units per second on one core, so about 5–8 s).
+pub const DEFAULT_WORK_BUDGET: u64 = 1_000_000_000;
+
+/// Most regressions for one block of the block bound (blocks not solved exactly within it
+/// make their grouping count for nothing).
+const BLOCK_MAX_EVALUATIONS: u64 = 20_000;
 
 /// Local-search starts drawn at random (after the deterministic ones).
 const RANDOM_STARTS: usize = 4;
@@ -92,9 +101,10 @@ pub struct QmixOptions {
     /// Non-negative weight per joint action (row-major); `None` is uniform. Cells of weight 0
     /// are free.
     pub weights: Option<Vec<f64>>,
-    /// Wall-clock limit of the search; `None` is none (the evaluation budget still applies).
+    /// Wall-clock limit of the search; `None` is none (the work budget still applies).
     pub time_limit: Option<Duration>,
-    /// Most isotonic regressions to compute; `None` is [`default_evaluation_budget`].
+    /// Most isotonic regressions to compute (instead of the default work budget
+    /// [`DEFAULT_WORK_BUDGET`], which applies when `None`).
     pub max_orderings: Option<u64>,
 }
 
@@ -131,12 +141,6 @@ pub fn orderings_total(shape: &[usize]) -> u128 {
         }
     }
     t
-}
-
-/// The default number of isotonic regressions for a table of `n_cells` joint actions:
-/// [`DEFAULT_WORK_CELLS`]` / n_cells`, at least 2000.
-pub fn default_evaluation_budget(n_cells: usize) -> u64 {
-    (DEFAULT_WORK_CELLS / n_cells.max(1) as u64).max(2000)
 }
 
 /// True when `table` is non-decreasing along every agent's `orders[i]` (differences checked
@@ -182,7 +186,7 @@ pub fn project_qmix_with_orders(
     for (i, (o, &m)) in orders.iter().zip(shape).enumerate() {
         check_permutation(o, m, &format!("agent {}'s order", i + 1))?;
     }
-    let mut p = Problem::new(shape.to_vec(), obs, u64::MAX, None);
+    let mut p = Problem::new(shape.to_vec(), obs, Limits::NONE);
     p.eval(orders)?;
     finish(&p, q, orders.to_vec(), false, None, METHOD_GIVEN_ORDERS)
 }
@@ -192,11 +196,15 @@ pub fn project_qmix_with_orders(
 pub fn project_qmix(q: &JointTable, opts: &QmixOptions) -> Result<QmixProjection> {
     let obs = observations(q, opts.weights.as_deref())?;
     let shape = q.shape().to_vec();
-    let n = q.len();
-    let budget = opts
-        .max_orderings
-        .unwrap_or_else(|| default_evaluation_budget(n));
-    let deadline = opts.time_limit.and_then(|d| Instant::now().checked_add(d));
+    let limits = Limits {
+        evaluations: opts.max_orderings.unwrap_or(u64::MAX),
+        work: if opts.max_orderings.is_some() {
+            u64::MAX
+        } else {
+            DEFAULT_WORK_BUDGET
+        },
+        deadline: opts.time_limit.and_then(|d| Instant::now().checked_add(d)),
+    };
     let total = orderings_total(&shape);
 
     if shape.len() == 1 {
@@ -204,39 +212,41 @@ pub fn project_qmix(q: &JointTable, opts: &QmixOptions) -> Result<QmixProjection
         let v = q.values();
         let mut order: Vec<usize> = (0..shape[0]).collect();
         order.sort_by(|&a, &b| v[a].total_cmp(&v[b]).then(a.cmp(&b)));
-        let mut p = Problem::new(shape, obs, u64::MAX, None);
+        let mut p = Problem::new(shape, obs, Limits::NONE);
         let orders = vec![order];
         p.eval(&orders)?;
         return finish(&p, q, orders, true, Some(0.0), METHOD_SORT);
     }
 
-    let mut p = Problem::new(shape.clone(), obs, budget, deadline);
+    let mut p = Problem::new(shape.clone(), obs, limits);
     let structure = Structure::analyze(&p);
 
+    // A truncated enumeration leaves a candidate for the heuristic path below.
+    let mut candidate: Option<(Vec<Vec<usize>>, f64)> = None;
     if total <= ENUMERATION_MAX_ORDERINGS {
         if let Some(st) = &structure {
             let mut tree = Tree::new(&mut p, st, false, f64::INFINITY, vec![]);
             tree.run()?;
-            let (exact, best, orders, frontier) = (
-                !tree.aborted,
-                tree.best_sse,
-                tree.best_orders.clone(),
-                tree.frontier,
-            );
+            let (exact, best, orders) = (!tree.aborted, tree.best_sse, tree.best_orders.clone());
+            if exact {
+                return finish(&p, q, orders, true, Some(best), METHOD_ENUMERATION);
+            }
             if !orders.is_empty() {
-                if exact {
-                    return finish(&p, q, orders, true, Some(best), METHOD_ENUMERATION);
-                }
-                let lb = frontier.min(best);
-                return finish(&p, q, orders, false, Some(lb), METHOD_LOCAL_SEARCH);
+                candidate = Some((orders, best));
             }
         }
     }
 
     let (mut best_orders, mut best_sse) = multi_start_local_search(&mut p)?;
+    if let Some((orders, sse)) = candidate {
+        if improves(sse, best_sse) {
+            (best_orders, best_sse) = (orders, sse);
+        }
+    }
     let mut frontier_bound = None;
-    if total <= BRANCH_AND_BOUND_MAX_ORDERINGS {
+    if total > ENUMERATION_MAX_ORDERINGS && total <= BRANCH_AND_BOUND_MAX_ORDERINGS {
         if let Some(st) = &structure {
+            p.prepare_pairs(&best_orders)?;
             let mut tree = Tree::new(&mut p, st, true, best_sse, best_orders.clone());
             tree.run()?;
             let aborted = tree.aborted;
@@ -276,11 +286,12 @@ fn observations(q: &JointTable, weights: Option<&[f64]>) -> Result<Observations>
                 q.len()
             )));
         }
-        if !(w.iter().sum::<f64>() > 0.0) {
-            return Err(Error::Invalid("the weights sum to zero".into()));
-        }
     }
-    Observations::new(q.values().to_vec(), weights.map(<[f64]>::to_vec))
+    let obs = Observations::new(q.values().to_vec(), weights.map(<[f64]>::to_vec))?;
+    if obs.total_weight() <= 0.0 {
+        return Err(Error::Invalid("the weights sum to zero".into()));
+    }
+    Ok(obs)
 }
 
 /// Recomputes the regression under `orders` and packages the result.
@@ -292,10 +303,8 @@ fn finish(
     lower_bound: Option<f64>,
     method: &str,
 ) -> Result<QmixProjection> {
-    let mut solver = IsotonicSolver::new();
-    let dag = Dag::product_of_chains(q.shape(), &orders)?;
     let mut x = vec![0.0; q.len()];
-    let sse = solver.solve(&dag, &p.obs, &mut x)?;
+    let sse = IsotonicSolver::new().solve_prefixes(q.shape(), &orders, &p.obs, &mut x)?;
     let mse = sse / p.obs.total_weight();
     Ok(QmixProjection {
         q_tot: JointTable::new(q.shape().to_vec(), x)?,
@@ -315,63 +324,159 @@ struct Problem {
     shape: Vec<usize>,
     obs: Observations,
     solver: IsotonicSolver,
-    dag: Dag,
-    factors: Vec<Dag>,
-    edges: Vec<(usize, usize)>,
-    in_prefix: Vec<bool>,
     x: Vec<f64>,
+    /// Per agent, its actions in pairs with the sub-tables they select (see `bound`).
+    pairs: Vec<Option<Vec<Pair>>>,
+    sub_prefixes: Vec<Vec<usize>>,
+    sub_x: Vec<f64>,
     evaluations: u64,
-    budget: u64,
+    limits: Limits,
+}
+
+/// When a search stops.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    evaluations: u64,
+    work: u64,
     deadline: Option<Instant>,
 }
 
+impl Limits {
+    const NONE: Limits = Limits {
+        evaluations: u64::MAX,
+        work: u64::MAX,
+        deadline: None,
+    };
+}
+
 impl Problem {
-    fn new(shape: Vec<usize>, obs: Observations, budget: u64, deadline: Option<Instant>) -> Self {
+    fn new(shape: Vec<usize>, obs: Observations, limits: Limits) -> Self {
         let n = obs.len();
-        let factors = vec![Dag::default(); shape.len()];
         Problem {
             shape,
             obs,
             solver: IsotonicSolver::new(),
-            dag: Dag::default(),
-            factors,
-            edges: Vec::new(),
-            in_prefix: Vec::new(),
             x: vec![0.0; n],
+            pairs: Vec::new(),
+            sub_prefixes: Vec::new(),
+            sub_x: Vec::new(),
             evaluations: 0,
-            budget,
-            deadline,
+            limits,
         }
     }
 
     fn exhausted(&self) -> bool {
-        self.evaluations >= self.budget || self.deadline.is_some_and(|d| Instant::now() >= d)
+        self.evaluations >= self.limits.evaluations
+            || self.solver.work() >= self.limits.work
+            || self.limits.deadline.is_some_and(|d| Instant::now() >= d)
     }
 
     /// SSE of the isotonic regression under, for each agent, the chain `prefix[0] < … <
     /// prefix[k−1]` with every other action above `prefix[k−1]` (a complete order when the
     /// prefix lists every action; no constraint for that agent when it is empty).
     fn eval(&mut self, prefixes: &[Vec<usize>]) -> Result<f64> {
-        for (i, p) in prefixes.iter().enumerate() {
-            let m = self.shape[i];
-            self.edges.clear();
-            self.edges.extend(p.windows(2).map(|w| (w[0], w[1])));
-            if let Some(&last) = p.last() {
-                if p.len() < m {
-                    self.in_prefix.clear();
-                    self.in_prefix.resize(m, false);
-                    for &a in p {
-                        self.in_prefix[a] = true;
-                    }
-                    self.edges
-                        .extend((0..m).filter(|&r| !self.in_prefix[r]).map(|r| (last, r)));
+        self.evaluations += 1;
+        self.solver
+            .solve_prefixes(&self.shape, prefixes, &self.obs, &mut self.x)
+    }
+
+    /// A lower bound for every completion of `prefixes` while agent `i`'s order is being
+    /// built and every later agent is still free: the *pair bound* when pairs are prepared for
+    /// agent `i + 1`, else the plain relaxation [`Problem::eval`].
+    ///
+    /// Pair bound: agent `i + 1`'s actions are split into pairs `{b, b'}` (and at most one
+    /// single). Any completion orders each pair one way or the other, and its SSE restricted
+    /// to the cells with `u_{i+1} ∈ {b, b'}` is at least that sub-table's regression under the
+    /// node's prefix orders and that orientation. So the sum over the pairs of the smaller of
+    /// the two orientations' SSEs is a lower bound, never below the plain relaxation's.
+    fn bound(&mut self, prefixes: &[Vec<usize>], i: usize) -> Result<f64> {
+        let next = i + 1;
+        let usable = next < self.shape.len()
+            && prefixes[next..].iter().all(Vec::is_empty)
+            && self.pairs.get(next).is_some_and(Option::is_some);
+        if !usable {
+            return self.eval(prefixes);
+        }
+        let pairs = self.pairs[next].take().expect("invariant: checked above");
+        self.sub_prefixes.clone_from(&prefixes.to_vec());
+        let mut total = 0.0;
+        let mut result = Ok(());
+        for pair in &pairs {
+            self.sub_x.resize(pair.obs.len(), 0.0);
+            let mut best = f64::INFINITY;
+            let orientations: &[&[usize]] = if pair.shape[next] == 2 {
+                &[&[0], &[1]]
+            } else {
+                &[&[]]
+            };
+            for &o in orientations {
+                self.sub_prefixes[next].clear();
+                self.sub_prefixes[next].extend_from_slice(o);
+                self.evaluations += 1;
+                match self.solver.solve_prefixes(
+                    &pair.shape,
+                    &self.sub_prefixes,
+                    &pair.obs,
+                    &mut self.sub_x,
+                ) {
+                    Ok(v) => best = best.min(v),
+                    Err(e) => result = Err(e),
                 }
             }
-            self.factors[i].rebuild(m, &self.edges)?;
+            total += best;
         }
-        self.dag.set_product(&self.shape, &self.factors)?;
-        self.evaluations += 1;
-        self.solver.solve(&self.dag, &self.obs, &mut self.x)
+        self.pairs[next] = Some(pairs);
+        result.map(|()| total)
+    }
+
+    /// Prepares the pair bound for every agent after the first: pairs chosen greedily by
+    /// their conflict under the incumbent `orders` (the smaller SSE of the two orientations
+    /// of the pair's sub-table with every other agent ordered as in `orders`), largest first.
+    fn prepare_pairs(&mut self, orders: &[Vec<usize>]) -> Result<()> {
+        let nag = self.shape.len();
+        self.pairs = vec![None; nag];
+        for agent in 1..nag {
+            let m = self.shape[agent];
+            if m < 3 {
+                continue; // one pair is the whole agent: no gain over the plain bound
+            }
+            let mut scored = Vec::new();
+            for b in 0..m {
+                for b2 in b + 1..m {
+                    let pair = Pair::new(self, agent, &[b, b2])?;
+                    let mut sub = orders.to_vec();
+                    let mut best = f64::INFINITY;
+                    for o in [vec![0, 1], vec![1, 0]] {
+                        sub[agent] = o;
+                        self.sub_x.resize(pair.obs.len(), 0.0);
+                        let v = self.solver.solve_prefixes(
+                            &pair.shape,
+                            &sub,
+                            &pair.obs,
+                            &mut self.sub_x,
+                        )?;
+                        self.evaluations += 1;
+                        best = best.min(v);
+                    }
+                    scored.push((best, b, b2));
+                }
+            }
+            scored.sort_by(|x, y| y.0.total_cmp(&x.0).then((x.1, x.2).cmp(&(y.1, y.2))));
+            let mut used = vec![false; m];
+            let mut pairs = Vec::new();
+            for &(_, b, b2) in &scored {
+                if !used[b] && !used[b2] {
+                    used[b] = true;
+                    used[b2] = true;
+                    pairs.push(Pair::new(self, agent, &[b, b2])?);
+                }
+            }
+            if let Some(single) = (0..m).find(|&a| !used[a]) {
+                pairs.push(Pair::new(self, agent, &[single])?);
+            }
+            self.pairs[agent] = Some(pairs);
+        }
+        Ok(())
     }
 
     fn strides(&self) -> Vec<usize> {
@@ -380,6 +485,36 @@ impl Problem {
             s[i] = s[i + 1] * self.shape[i + 1];
         }
         s
+    }
+}
+
+/// The sub-table of the cells whose action of one agent is in a small set.
+#[derive(Debug, Clone)]
+struct Pair {
+    shape: Vec<usize>,
+    obs: Observations,
+}
+
+impl Pair {
+    fn new(p: &Problem, agent: usize, actions: &[usize]) -> Result<Pair> {
+        let mut shape = p.shape.clone();
+        shape[agent] = actions.len();
+        let strides = p.strides();
+        let n: usize = shape.iter().product();
+        let (mut y, mut w) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let mut u = vec![0usize; shape.len()];
+        for _ in 0..n {
+            let k: usize = (0..u.len())
+                .map(|i| if i == agent { actions[u[i]] } else { u[i] } * strides[i])
+                .sum();
+            y.push(p.obs.y()[k]);
+            w.push(p.obs.w()[k]);
+            crate::table::increment(&mut u, &shape);
+        }
+        Ok(Pair {
+            shape,
+            obs: Observations::new(y, Some(w))?,
+        })
     }
 }
 
@@ -528,9 +663,7 @@ impl<'a> Tree<'a> {
     }
 
     fn next_agent(&self) -> Option<usize> {
-        (0..self.prefix.len())
-            .filter(|&i| self.prefix[i].len() < self.p.shape[i])
-            .min_by_key(|&i| (self.prefix[i].len(), i))
+        (0..self.prefix.len()).find(|&i| self.prefix[i].len() < self.p.shape[i])
     }
 
     fn is_leaf(&self) -> bool {
@@ -594,7 +727,11 @@ impl<'a> Tree<'a> {
                     self.frontier = self.frontier.min(node_bound);
                     break;
                 }
-                let s = self.p.eval(&self.prefix)?;
+                let s = if leaf {
+                    self.p.eval(&self.prefix)?
+                } else {
+                    self.p.bound(&self.prefix, i)?
+                };
                 if leaf && improves(s, self.best_sse) {
                     self.best_sse = s;
                     self.best_orders = self.prefix.clone();
@@ -716,16 +853,19 @@ fn multi_start_local_search(p: &mut Problem) -> Result<(Vec<Vec<usize>>, f64)> {
                 .collect(),
         );
     }
+    let mut unique: Vec<Vec<Vec<usize>>> = Vec::with_capacity(starts.len());
+    for start in starts {
+        if !unique.contains(&start) {
+            unique.push(start);
+        }
+    }
     let mut best: Option<(Vec<Vec<usize>>, f64)> = None;
-    for (idx, start) in starts.into_iter().enumerate() {
+    for (idx, start) in unique.into_iter().enumerate() {
         if idx > 0 && p.exhausted() {
             break;
         }
         let (o, s) = local_search(p, start)?;
-        if best
-            .as_ref()
-            .is_none_or(|(_, b)| improves(s, *b))
-        {
+        if best.as_ref().is_none_or(|(_, b)| improves(s, *b)) {
             best = Some((o, s));
         }
     }
@@ -779,6 +919,9 @@ fn block_bound(p: &Problem, orders: &[Vec<usize>]) -> Result<Option<f64>> {
     } else {
         return Ok(None);
     };
+    if shape.iter().all(|&m| m <= g) {
+        return Ok(None); // one block would be the whole problem
+    }
     let group = |seq: &[usize], strided: bool| -> Vec<Vec<usize>> {
         let m = seq.len();
         let count = m.div_ceil(g);
@@ -824,7 +967,7 @@ fn block_bound(p: &Problem, orders: &[Vec<usize>]) -> Result<Option<f64>> {
                 let opts = QmixOptions {
                     weights: Some(sub_w),
                     time_limit: None,
-                    max_orderings: Some(u64::MAX),
+                    max_orderings: Some(BLOCK_MAX_EVALUATIONS),
                 };
                 let r = project_qmix(&sub, &opts)?;
                 if !r.exact {
@@ -891,13 +1034,75 @@ mod tests {
         assert!((r.mse - 110.8241).abs() < 5e-5, "mse {}", r.mse);
         assert_eq!(r.q_tot.argmax_set(), vec![8]);
         // Branch-and-bound reaches the same optimum as enumeration.
-        let mut p = Problem::new(vec![3, 3], observations(&q, None).unwrap(), u64::MAX, None);
+        let mut p = Problem::new(vec![3, 3], observations(&q, None).unwrap(), Limits::NONE);
         let st = Structure::analyze(&p).unwrap();
         let (o, s) = multi_start_local_search(&mut p).unwrap();
         let mut tree = Tree::new(&mut p, &st, true, s, o);
         tree.run().unwrap();
         assert!(!tree.aborted);
         assert_abs_diff_eq!(tree.best_sse, r.sse, epsilon = 1e-9);
+    }
+
+    /// Branch-and-bound started without an incumbent (so every pruning decision rests on the
+    /// bounds) agrees with plain enumeration of every ordering, on games with ties, identical
+    /// and dominated actions and symmetric agents.
+    #[test]
+    fn branch_and_bound_without_incumbent_matches_full_enumeration() {
+        let mut seed = 0x1234_5678_u64;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as i64
+        };
+        let shapes: [&[usize]; 6] = [&[2, 4], &[3, 3], &[4, 4], &[2, 2, 3], &[3, 4], &[4, 2, 2]];
+        for shape in shapes {
+            for case in 0..12 {
+                let mut q =
+                    JointTable::from_fn(shape.to_vec(), |_| (next() % 7 - 3) as f64).unwrap();
+                if case % 3 == 1 && shape[0] == shape[1] {
+                    let q0 = q.clone();
+                    q = JointTable::from_fn(shape.to_vec(), |u| {
+                        let mut v = u.to_vec();
+                        v.swap(0, 1);
+                        q0.get(&v) + q0.get(u)
+                    })
+                    .unwrap();
+                }
+                let weights: Option<Vec<f64>> = (case % 2 == 1)
+                    .then(|| (0..q.len()).map(|_| (next() % 3) as f64 * 0.5).collect());
+                if weights
+                    .as_ref()
+                    .is_some_and(|w| w.iter().sum::<f64>() <= 0.0)
+                {
+                    continue;
+                }
+                let obs = observations(&q, weights.as_deref()).unwrap();
+                let mut p = Problem::new(shape.to_vec(), obs, Limits::NONE);
+                let st = Structure::analyze(&p).unwrap();
+                let mut all = Tree::new(&mut p, &st, false, f64::INFINITY, vec![]);
+                all.run().unwrap();
+                let want = all.best_sse;
+                // No reductions at all: every ordering.
+                let plain = Structure {
+                    before: shape.iter().map(|&m| vec![0; m]).collect(),
+                    sym_prev: vec![None; shape.len()],
+                    sym_next: vec![None; shape.len()],
+                };
+                let mut every = Tree::new(&mut p, &plain, false, f64::INFINITY, vec![]);
+                every.run().unwrap();
+                assert_abs_diff_eq!(every.best_sse, want, epsilon = 1e-9);
+                let identity: Vec<Vec<usize>> = shape.iter().map(|&m| (0..m).collect()).collect();
+                p.prepare_pairs(&identity).unwrap();
+                let mut tree = Tree::new(&mut p, &st, true, f64::INFINITY, vec![]);
+                tree.run().unwrap();
+                assert!(!tree.aborted);
+                assert_abs_diff_eq!(tree.best_sse, want, epsilon = 1e-9);
+                let best_orders = tree.best_orders.clone();
+                let sse = p.eval(&best_orders).unwrap();
+                assert_abs_diff_eq!(sse, want, epsilon = 1e-9);
+            }
+        }
     }
 
     #[test]
@@ -954,7 +1159,7 @@ mod tests {
         .unwrap();
         let full = project_qmix(&q, &QmixOptions::default()).unwrap();
         assert!(full.exact);
-        let p = Problem::new(vec![4, 5], observations(&q, None).unwrap(), u64::MAX, None);
+        let p = Problem::new(vec![4, 5], observations(&q, None).unwrap(), Limits::NONE);
         let b = block_bound(&p, &full.orders).unwrap().unwrap();
         assert!(b <= full.sse + 1e-9);
         assert!(b > 0.0, "the bound should see some non-monotonicity");
@@ -963,13 +1168,13 @@ mod tests {
     #[test]
     fn symmetry_and_dominance_are_detected() {
         let q = table(vec![3, 3], &TABLE1);
-        let p = Problem::new(vec![3, 3], observations(&q, None).unwrap(), u64::MAX, None);
+        let p = Problem::new(vec![3, 3], observations(&q, None).unwrap(), Limits::NONE);
         let st = Structure::analyze(&p).unwrap();
         // B and C are identical: B (1) before C (2); A is incomparable.
         assert_eq!(st.before[0], vec![0, 0, 1 << 1]);
         assert_eq!(st.sym_prev, vec![None, Some(0)]);
         let q = table(vec![2, 2], &[0.0, 1.0, 2.0, 8.0]);
-        let p = Problem::new(vec![2, 2], observations(&q, None).unwrap(), u64::MAX, None);
+        let p = Problem::new(vec![2, 2], observations(&q, None).unwrap(), Limits::NONE);
         let st = Structure::analyze(&p).unwrap();
         assert_eq!(st.before[0], vec![0, 1]);
         assert_eq!(st.before[1], vec![0, 1]);
