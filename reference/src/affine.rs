@@ -142,13 +142,7 @@ mod tests {
     use super::*;
     use crate::qtran::theorem1;
 
-    fn table1() -> JointTable {
-        JointTable::new(
-            vec![3, 3],
-            vec![8.0, -12.0, -12.0, -12.0, 0.0, 0.0, -12.0, 0.0, 0.0],
-        )
-        .unwrap()
-    }
+    use crate::fixtures::table1;
 
     #[test]
     fn apply_maps_and_rejects() {

@@ -11,6 +11,8 @@
 pub mod affine;
 pub mod analysis;
 pub mod error;
+#[cfg(test)]
+mod fixtures;
 pub mod game;
 pub mod ideal;
 pub mod igm;

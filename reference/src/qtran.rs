@@ -241,13 +241,7 @@ pub fn theorem2(q_jt: &JointTable, utilities: &Utilities, v_jt: Option<f64>) -> 
 mod tests {
     use super::*;
 
-    fn table1() -> JointTable {
-        JointTable::new(
-            vec![3, 3],
-            vec![8.0, -12.0, -12.0, -12.0, 0.0, 0.0, -12.0, 0.0, 0.0],
-        )
-        .unwrap()
-    }
+    use crate::fixtures::{coordination3, table1};
 
     /// Brute-force (7) for 2 agents: rows and columns of D containing a non-greedy point.
     fn cond7_brute_2(d: &JointTable, in_g: impl Fn(usize, usize) -> bool) -> (f64, f64) {
@@ -358,14 +352,7 @@ mod tests {
     fn three_agents_lines() {
         // N = 3, 2 actions each. Q = 0 at (0,0,0), −1 elsewhere; utilities x(0) = 0,
         // x(1) = −1/2 for every agent. D(u) = −k/2 + 1 for k deviating agents (k ≥ 1).
-        let q = JointTable::from_fn(vec![2, 2, 2], |u| {
-            if u.iter().all(|&a| a == 0) {
-                0.0
-            } else {
-                -1.0
-            }
-        })
-        .unwrap();
+        let q = coordination3();
         let u = Utilities(vec![vec![0.0, -0.5]; 3]);
         let t = theorem1(&q, &u, None).unwrap();
         assert!(t.cond_4a && !t.cond_4b);

@@ -921,12 +921,7 @@ mod tests {
         (a - b).abs() < 1e-12
     }
 
-    fn table1() -> JointTable {
-        table(
-            vec![3, 3],
-            vec![8.0, -12.0, -12.0, -12.0, 0.0, 0.0, -12.0, 0.0, 0.0],
-        )
-    }
+    use crate::fixtures::{coordination3, table1};
 
     fn penalty(k: f64) -> JointTable {
         table(vec![3, 3], vec![10.0, 0.0, k, 0.0, 2.0, 0.0, k, 0.0, 10.0])
@@ -1058,14 +1053,7 @@ mod tests {
         // α_1 + α_2 + α_3 = 1. Then α_3 = 0, a contradiction. (Theorem 2's claim that (7) is
         // necessary up to an affine map therefore fails for N = 3: these utilities satisfy IGM
         // with Q_i = (1, 0).)
-        let q = JointTable::from_fn(vec![2, 2, 2], |u| {
-            if u.iter().all(|&a| a == 0) {
-                0.0
-            } else {
-                -1.0
-            }
-        })
-        .unwrap();
+        let q = coordination3();
         match qtran_alt(&q).unwrap() {
             Cond7Solution::NoneExists { reason } => {
                 assert!(reason.contains("exhaustive exact search"), "{reason}")

@@ -295,19 +295,7 @@ mod tests {
         JointTable::new(shape, values).unwrap()
     }
 
-    fn table1() -> JointTable {
-        table(
-            vec![3, 3],
-            vec![8.0, -12.0, -12.0, -12.0, 0.0, 0.0, -12.0, 0.0, 0.0],
-        )
-    }
-
-    fn climbing() -> JointTable {
-        table(
-            vec![3, 3],
-            vec![11.0, -30.0, 0.0, -30.0, 7.0, 6.0, 0.0, 0.0, 5.0],
-        )
-    }
+    use crate::fixtures::{climbing, table1};
 
     fn close(a: f64, b: f64, tol: f64) -> bool {
         (a - b).abs() <= tol
