@@ -12,9 +12,12 @@ use crate::render::{joint_list, render, TableView};
 
 /// Arguments of `qfactor analyze`.
 #[derive(Args)]
-#[command(after_help = "Examples:\n  qfactor analyze paper-table1\n  qfactor analyze \
+#[command(
+    after_help = "Examples:\n  qfactor analyze paper-table1\n  qfactor analyze \
                         two-step --json\n  qfactor analyze penalty:k=-25\n  qfactor analyze \
-                        my-game.csv --weights my-weights.csv")]
+                        my-game.csv --weights my-weights.csv\n  qfactor analyze twentyone --png \
+                        twentyone.png    # heatmaps of the payoff and every exact ideal"
+)]
 pub struct AnalyzeArgs {
     /// A built-in game name (see `qfactor games`) or a game file (.csv or .toml).
     game: String,
@@ -28,6 +31,12 @@ pub struct AnalyzeArgs {
     /// found is reported with `"exact": false`.
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     qmix_time_limit: f64,
+    /// Also draw the payoff and every exact ideal as heatmaps into this PNG file.
+    #[arg(long, value_name = "FILE")]
+    png: Option<PathBuf>,
+    /// Replace an existing --png file.
+    #[arg(long)]
+    force: bool,
 }
 
 /// Runs the analysis.
@@ -38,7 +47,9 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
         None => None,
     };
     if !(args.qmix_time_limit.is_finite() && args.qmix_time_limit >= 0.0) {
-        return Err(crate::BadInput("--qmix-time-limit must be a non-negative number".into()).into());
+        return Err(
+            crate::BadInput("--qmix-time-limit must be a non-negative number".into()).into(),
+        );
     }
     let opts = AnalysisOptions {
         weights,
@@ -47,11 +58,28 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
             ..QmixOptions::default()
         },
     };
+    if let Some(path) = &args.png {
+        if path.exists() && !args.force {
+            return Err(crate::BadInput(format!(
+                "{} already exists (use --force to replace it)",
+                path.display()
+            ))
+            .into());
+        }
+    }
     let analysis = analyze(&game, &opts)?;
+    if let Some(path) = &args.png {
+        let png = crate::exact_figure::exact_png(&analysis)?;
+        crate::output::write_atomic(path, &png)?;
+        tracing::info!("wrote {}", path.display());
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&analysis)?);
     } else {
-        print!("{}", human(&analysis));
+        let style = crate::style::Style::stdout();
+        for line in human(&analysis).lines() {
+            println!("{}", style.table_line(line));
+        }
     }
     Ok(())
 }
@@ -60,18 +88,28 @@ fn indices(a: &Analysis, set: &[Vec<String>]) -> Vec<usize> {
     let shape: Vec<usize> = a.game.actions.iter().map(Vec::len).collect();
     set.iter()
         .map(|labels| {
-            labels.iter().zip(&a.game.actions).zip(&shape).fold(0, |acc, ((l, acts), &n)| {
-                acc * n + acts.iter().position(|x| x == l).unwrap_or(0)
-            })
+            labels
+                .iter()
+                .zip(&a.game.actions)
+                .zip(&shape)
+                .fold(0, |acc, ((l, acts), &n)| {
+                    acc * n + acts.iter().position(|x| x == l).unwrap_or(0)
+                })
         })
         .collect()
 }
 
 fn verdict(keeps: bool, greedy: &[Vec<String>]) -> String {
     if keeps {
-        format!("keeps the optimal joint action (greedy {})", joint_list(greedy))
+        format!(
+            "keeps the optimal joint action (greedy {})",
+            joint_list(greedy)
+        )
     } else {
-        format!("LOSES the optimal joint action (greedy {})", joint_list(greedy))
+        format!(
+            "LOSES the optimal joint action (greedy {})",
+            joint_list(greedy)
+        )
     }
 }
 
@@ -136,7 +174,11 @@ fn state_section(a: &Analysis, st: &StateAnalysis, multi: bool) -> String {
     let mut out = String::new();
     let acts = &a.game.actions;
     let optimal = indices(a, &st.optimal);
-    let name = if multi { format!("state {}: ", st.state) } else { String::new() };
+    let name = if multi {
+        format!("state {}: ", st.state)
+    } else {
+        String::new()
+    };
     let title = if multi { "Q*(s, u)" } else { "Payoff Q(u)" };
     out.push_str(&render(&TableView {
         title: format!("== {name}{title}"),
@@ -149,11 +191,19 @@ fn state_section(a: &Analysis, st: &StateAnalysis, multi: bool) -> String {
     out.push_str(&format!(
         "Optimal joint action(s): {}. IGM-factorizable: {}\n",
         joint_list(&st.optimal),
-        if st.igm_factorizable { "yes (argmax set is a product set)" } else { "NO (argmax set is not a product set)" }
+        if st.igm_factorizable {
+            "yes (argmax set is a product set)"
+        } else {
+            "NO (argmax set is not a product set)"
+        }
     ));
 
     let v = &st.vdn;
-    let differs = |t: &[f64]| t.iter().zip(&st.q).any(|(x, y)| !reference::tol::tied(*x, *y));
+    let differs = |t: &[f64]| {
+        t.iter()
+            .zip(&st.q)
+            .any(|(x, y)| !reference::tol::tied(*x, *y))
+    };
     out.push('\n');
     if differs(&v.target) {
         out.push_str(&render(&TableView {
@@ -166,14 +216,20 @@ fn state_section(a: &Analysis, st: &StateAnalysis, multi: bool) -> String {
         }));
     }
     out.push_str(&render(&TableView {
-        title: format!("VDN ideal (exact least-squares additive projection), MSE {:.4}", v.mse),
+        title: format!(
+            "VDN ideal (exact least-squares additive projection), MSE {:.4}",
+            v.mse
+        ),
         actions: acts,
         values: &v.q_tot,
         utilities: Some(&v.utilities),
         optimal: &optimal,
         greedy: &indices(a, &v.greedy),
     }));
-    out.push_str(&format!("VDN: its ideal {}\n", verdict(v.keeps_optimal, &v.greedy)));
+    out.push_str(&format!(
+        "VDN: its ideal {}\n",
+        verdict(v.keeps_optimal, &v.greedy)
+    ));
 
     let m = &st.qmix;
     out.push('\n');
@@ -213,14 +269,19 @@ fn state_section(a: &Analysis, st: &StateAnalysis, multi: bool) -> String {
         .map(|(i, o)| format!("agent {}: {}", i + 1, o.join(" < ")))
         .collect();
     out.push_str(&format!("QMIX orders (ascending): {}\n", orders.join("; ")));
-    out.push_str(&format!("QMIX: its ideal {}\n", verdict(m.keeps_optimal, &m.greedy)));
+    out.push_str(&format!(
+        "QMIX: its ideal {}\n",
+        verdict(m.keeps_optimal, &m.greedy)
+    ));
 
     let q = &st.qtran;
     out.push('\n');
     match (&q.utilities, &q.q_prime, q.v_jt) {
         (Some(u), Some(qp), Some(v_jt)) => {
             out.push_str(&render(&TableView {
-                title: format!("QTRAN ideal: Q_jt = Q*, utilities and Q'_jt = Σ Q_i (V_jt = {v_jt:.4})"),
+                title: format!(
+                    "QTRAN ideal: Q_jt = Q*, utilities and Q'_jt = Σ Q_i (V_jt = {v_jt:.4})"
+                ),
                 actions: acts,
                 values: qp,
                 utilities: Some(u),
@@ -245,7 +306,9 @@ fn state_section(a: &Analysis, st: &StateAnalysis, multi: bool) -> String {
                 q.cond_7_status
             ));
             if let Some(s) = q.affine_scale {
-                out.push_str(&format!("; (4) holds for these utilities scaled by any a ≤ {s:.4}"));
+                out.push_str(&format!(
+                    "; (4) holds for these utilities scaled by any a ≤ {s:.4}"
+                ));
             }
             out.push('\n');
             if let Some(r) = &q.cond_7_reason {
@@ -255,7 +318,9 @@ fn state_section(a: &Analysis, st: &StateAnalysis, multi: bool) -> String {
         _ => {
             out.push_str(&format!(
                 "QTRAN: Q_jt = Q* is representable, but no utilities satisfy IGM ({}).\n",
-                q.cond_7_reason.as_deref().unwrap_or("argmax set is not a product set")
+                q.cond_7_reason
+                    .as_deref()
+                    .unwrap_or("argmax set is not a product set")
             ));
         }
     }

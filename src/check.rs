@@ -11,10 +11,12 @@ use crate::render::joint_list;
 
 /// Arguments of `qfactor check`.
 #[derive(Args)]
-#[command(after_help = "Input: long CSV with header `state,table,agent,actions,value` (optional \
+#[command(
+    after_help = "Input: long CSV with header `state,table,agent,actions,value` (optional \
                         `method` and `seed` columns, as `qfactor train` writes).\n\nExamples:\n  \
                         qfactor check paper-table1 data/golden/paper-table1-qtran.csv\n  \
-                        qfactor check paper-table1 run/tables.csv --method qmix --seed 3 --json")]
+                        qfactor check paper-table1 run/tables.csv --method qmix --seed 3 --json"
+)]
 pub struct CheckArgs {
     /// A built-in game name or a game file.
     game: String,
@@ -34,13 +36,19 @@ pub struct CheckArgs {
 /// Runs the check.
 pub fn run(args: &CheckArgs) -> Result<()> {
     let game = reference::io::load_game(&args.game)?;
-    let filter = FactorizationFilter { method: args.method.clone(), seed: args.seed.clone() };
+    let filter = FactorizationFilter {
+        method: args.method.clone(),
+        seed: args.seed.clone(),
+    };
     let learned = reference::io::read_factorization(&args.factorization, &game, &filter)?;
     let report = check(&game, &learned)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", human(&report));
+        let style = crate::style::Style::stdout();
+        for line in human(&report).lines() {
+            println!("{}", style.table_line(line));
+        }
     }
     Ok(())
 }
@@ -57,12 +65,21 @@ fn human(r: &CheckReport) -> String {
             yn(s.optimal)
         ));
         match s.igm {
-            Some(b) => out.push_str(&format!("  IGM against the learned joint table: {}\n", yn(b))),
-            None => out.push_str("  IGM against the learned joint table: (no learned q_jt/q_tot given)\n"),
+            Some(b) => out.push_str(&format!(
+                "  IGM against the learned joint table: {}\n",
+                yn(b)
+            )),
+            None => out
+                .push_str("  IGM against the learned joint table: (no learned q_jt/q_tot given)\n"),
         }
-        out.push_str(&format!("  IGM against the true table: {}\n", yn(s.igm_true)));
+        out.push_str(&format!(
+            "  IGM against the true table: {}\n",
+            yn(s.igm_true)
+        ));
         if let Some(m) = s.mse_true {
-            out.push_str(&format!("  MSE of the learned joint table to the true table: {m:.6}\n"));
+            out.push_str(&format!(
+                "  MSE of the learned joint table to the true table: {m:.6}\n"
+            ));
         }
         out.push_str(&format!(
             "  QTRAN conditions on {} with V_jt = {:.6} ({}):\n",
@@ -81,9 +98,20 @@ fn human(r: &CheckReport) -> String {
         let per: Vec<String> = s
             .cond_7_agents
             .iter()
-            .map(|a| format!("agent {}: {} (residual {:.6})", a.agent, holds(a.holds), a.max_residual))
+            .map(|a| {
+                format!(
+                    "agent {}: {} (residual {:.6})",
+                    a.agent,
+                    holds(a.holds),
+                    a.max_residual
+                )
+            })
             .collect();
-        out.push_str(&format!("    (7)  {} — {}\n", holds(s.cond_7), per.join("; ")));
+        out.push_str(&format!(
+            "    (7)  {} — {}\n",
+            holds(s.cond_7),
+            per.join("; ")
+        ));
         if let Some(a) = s.affine_scale {
             out.push_str(&format!(
                 "  (4) would hold for the utilities scaled by any common a ≤ {a:.6}\n"

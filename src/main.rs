@@ -1,27 +1,76 @@
 //! `qfactor`: the command line. It parses arguments, calls the `reference` (and, with the
-//! `neural` feature, `neural`) crates, and prints or writes their results. It holds no maths.
+//! `neural` feature, `neural`) crates, and prints or writes their results: tables in the
+//! terminal, pictures (PNG) and a one-page HTML report. It holds no maths of its own beyond the
+//! small presentation helpers of [`story`] (listed there).
 
 mod analyze;
 mod check;
+#[cfg(feature = "neural")]
+mod compare;
+#[cfg(feature = "neural")]
+mod demo;
+mod exact_figure;
+#[cfg(feature = "neural")]
+mod figures;
 mod games;
+#[cfg(feature = "neural")]
+mod learn;
+mod logging;
 mod output;
+mod plot;
 mod render;
+#[cfg(feature = "neural")]
+mod report;
+#[cfg(feature = "neural")]
+mod story;
+mod style;
 #[cfg(feature = "neural")]
 mod train;
 
-use clap::{Parser, Subcommand};
+use clap::{ArgAction, CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
+
+const EXAMPLES: &str = "Examples:
+  qfactor demo                              the story of VDN, QMIX and QTRAN in under a minute
+  qfactor analyze paper-table1              exact: what each method's class can reach
+  qfactor compare paper-table1 --out run    learned versus exact, pictures and report.html
+  qfactor check paper-table1 tables.csv     verify anyone's learned tables
+  qfactor completions bash > ~/.local/share/bash-completion/completions/qfactor
+
+Exit codes: 0 success, 2 bad input (arguments, files), 1 any other failure.";
 
 /// Exact and learned value factorization for cooperative multi-agent games (VDN, QMIX, QTRAN).
 #[derive(Parser)]
-#[command(name = "qfactor", version, about, long_about = None)]
+#[command(name = "qfactor", version, about, long_about = None, after_help = EXAMPLES)]
 struct Cli {
+    /// Print only errors on stderr (no notes, no progress bars).
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// More detail on stderr (-v debug, -vv trace).
+    #[arg(long, short, global = true, action = ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
 
+/// Arguments of a command this build lacks (it was built without the `neural` feature).
+#[cfg(not(feature = "neural"))]
+#[derive(clap::Args)]
+#[command(disable_help_flag = true)]
+struct Unavailable {
+    /// (ignored)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    rest: Vec<String>,
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// The teaching demo: why VDN and QMIX fail where QTRAN succeeds, computed in under a minute.
+    #[cfg(feature = "neural")]
+    Demo(demo::DemoArgs),
+    /// The teaching demo (this build has no libtorch: rebuild with `--features neural`).
+    #[cfg(not(feature = "neural"))]
+    Demo(Unavailable),
     /// List the built-in games.
     Games(games::GamesArgs),
     /// Exact analysis of a game: optimal actions, IGM, and each method's ideal factorization.
@@ -33,11 +82,23 @@ enum Command {
     Train(train::TrainArgs),
     /// Train neural learners (this build has no libtorch: rebuild with `--features neural`).
     #[cfg(not(feature = "neural"))]
-    #[command(disable_help_flag = true)]
-    Train {
-        /// (ignored)
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        rest: Vec<String>,
+    Train(Unavailable),
+    /// Train every method and show learned tables next to the exact ideals, with pictures and
+    /// a one-page report.
+    #[cfg(feature = "neural")]
+    Compare(compare::CompareArgs),
+    /// Train and compare with the exact ideals (this build has no libtorch: rebuild with
+    /// `--features neural`).
+    #[cfg(not(feature = "neural"))]
+    Compare(Unavailable),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    #[command(after_help = "Examples:\n  qfactor completions bash > \
+                            ~/.local/share/bash-completion/completions/qfactor\n  qfactor \
+                            completions zsh > ~/.zfunc/_qfactor\n  qfactor completions fish > \
+                            ~/.config/fish/completions/qfactor.fish")]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
     },
 }
 
@@ -53,18 +114,36 @@ impl std::fmt::Display for BadInput {
 
 impl std::error::Error for BadInput {}
 
+#[cfg(not(feature = "neural"))]
+fn unavailable(command: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "`qfactor {command}` needs the neural learners, and this qfactor was built without them; \
+         build it with `cargo build --release --features neural` (see README: libtorch set-up)"
+    )
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Games(a) => games::run(&a),
         Command::Analyze(a) => analyze::run(&a),
         Command::Check(a) => check::run(&a),
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "qfactor", &mut std::io::stdout());
+            Ok(())
+        }
         #[cfg(feature = "neural")]
         Command::Train(a) => train::run(&a),
+        #[cfg(feature = "neural")]
+        Command::Compare(a) => compare::run(&a),
+        #[cfg(feature = "neural")]
+        Command::Demo(a) => demo::run(&a),
         #[cfg(not(feature = "neural"))]
-        Command::Train { .. } => Err(anyhow::anyhow!(
-            "this qfactor was built without the neural learners; build it with \
-             `cargo build --release --features neural` (see README: libtorch set-up)"
-        )),
+        Command::Train(_) => Err(unavailable("train")),
+        #[cfg(not(feature = "neural"))]
+        Command::Compare(_) => Err(unavailable("compare")),
+        #[cfg(not(feature = "neural"))]
+        Command::Demo(_) => Err(unavailable("demo")),
     }
 }
 
@@ -81,13 +160,38 @@ fn exit_code(err: &anyhow::Error) -> u8 {
     1
 }
 
+/// Lets a closed pipe (`qfactor analyze … | head`) end the process quietly, as other Unix
+/// tools do, instead of a failed write to stdout.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: setting the default disposition of SIGPIPE at the start of `main`, before any
+    // other thread exists, is async-signal-safe and affects only how a broken pipe ends us.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    restore_sigpipe();
+    // Usage errors exit with 2 and `--help`/`--version` with 0 (clap's conventions).
     let cli = Cli::parse();
+    logging::init(cli.quiet, cli.verbose);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("qfactor: error: {e:#}");
+            let style = style::Style::stderr();
+            eprintln!("qfactor: {} {e:#}", style.bad("error:"));
             ExitCode::from(exit_code(&e))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
     }
 }

@@ -48,8 +48,7 @@ pub fn render(view: &TableView<'_>) -> String {
     if let Some(u) = view.utilities {
         if n != 2 {
             for (i, (qi, labels)) in u.iter().zip(view.actions).enumerate() {
-                let parts: Vec<String> =
-                    qi.iter().zip(labels).map(|(&v, l)| util(v, l)).collect();
+                let parts: Vec<String> = qi.iter().zip(labels).map(|(&v, l)| util(v, l)).collect();
                 let _ = writeln!(out, "  Q_{}: {}", i + 1, parts.join("  "));
             }
         }
@@ -61,7 +60,13 @@ fn render_grid(out: &mut String, view: &TableView<'_>) {
     let (rows, cols) = (&view.actions[0], &view.actions[1]);
     let nc = cols.len();
     let cells: Vec<String> = (0..view.values.len())
-        .map(|k| cell(view.values[k], view.optimal.contains(&k), view.greedy.contains(&k)))
+        .map(|k| {
+            cell(
+                view.values[k],
+                view.optimal.contains(&k),
+                view.greedy.contains(&k),
+            )
+        })
         .collect();
     let (head_left, col_heads): (Vec<String>, Vec<String>) = match view.utilities {
         Some(u) => (
@@ -71,8 +76,18 @@ fn render_grid(out: &mut String, view: &TableView<'_>) {
         None => (rows.clone(), cols.clone()),
     };
     let lw = head_left.iter().map(String::len).max().unwrap_or(0).max(4);
-    let cw = cells.iter().chain(&col_heads).map(String::len).max().unwrap_or(0).max(6);
-    let corner = if view.utilities.is_some() { "Q_1 \\ Q_2" } else { "u1 \\ u2" };
+    let cw = cells
+        .iter()
+        .chain(&col_heads)
+        .map(String::len)
+        .max()
+        .unwrap_or(0)
+        .max(6);
+    let corner = if view.utilities.is_some() {
+        "Q_1 \\ Q_2"
+    } else {
+        "u1 \\ u2"
+    };
     let _ = write!(out, "  {:>lw$}", corner, lw = lw.max(corner.len()));
     let lw = lw.max(corner.len());
     for h in &col_heads {
@@ -92,12 +107,20 @@ fn render_long(out: &mut String, view: &TableView<'_>) {
     let shape: Vec<usize> = view.actions.iter().map(Vec::len).collect();
     let mut u = vec![0usize; shape.len()];
     for k in 0..view.values.len() {
-        let labels: Vec<&str> = u.iter().zip(view.actions).map(|(&a, l)| l[a].as_str()).collect();
+        let labels: Vec<&str> = u
+            .iter()
+            .zip(view.actions)
+            .map(|(&a, l)| l[a].as_str())
+            .collect();
         let _ = writeln!(
             out,
             "  ({})  {}",
             labels.join(", "),
-            cell(view.values[k], view.optimal.contains(&k), view.greedy.contains(&k))
+            cell(
+                view.values[k],
+                view.optimal.contains(&k),
+                view.greedy.contains(&k)
+            )
         );
         reference::table::increment(&mut u, &shape);
     }
@@ -105,7 +128,11 @@ fn render_long(out: &mut String, view: &TableView<'_>) {
 
 /// Formats a list of joint actions' labels as `(A, A), (B, C)`.
 pub fn joint_list(actions: &[Vec<String>]) -> String {
-    actions.iter().map(|u| format!("({})", u.join(", "))).collect::<Vec<_>>().join(", ")
+    actions
+        .iter()
+        .map(|u| format!("({})", u.join(", ")))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -114,7 +141,10 @@ mod tests {
 
     #[test]
     fn grid_marks_optimal_and_greedy() {
-        let actions = vec![vec!["A".to_string(), "B".to_string()], vec!["A".into(), "B".into()]];
+        let actions = vec![
+            vec!["A".to_string(), "B".to_string()],
+            vec!["A".into(), "B".into()],
+        ];
         let values = [8.0, -12.0, -12.0, 0.0];
         let s = render(&TableView {
             title: "t".into(),

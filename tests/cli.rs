@@ -14,7 +14,11 @@ fn qfactor(args: &[&str]) -> Output {
 
 fn json(args: &[&str]) -> Value {
     let out = qfactor(args);
-    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
 }
 
@@ -67,7 +71,9 @@ fn analyze_paper_table1_reproduces_domain_numbers() {
     assert_eq!(labels(&s["qmix"]["greedy"]), vec![vec!["A", "A"]]);
     let orders = labels(&s["qmix"]["orders"]);
     assert_eq!(orders.len(), 2);
-    assert!(orders.iter().all(|o| o.last().map(String::as_str) == Some("A")));
+    assert!(orders
+        .iter()
+        .all(|o| o.last().map(String::as_str) == Some("A")));
     // QTRAN: exact factorization meeting (4a), (4b) and (7).
     let q = &s["qtran"];
     assert_eq!(q["cond_4a"], Value::Bool(true));
@@ -95,7 +101,12 @@ fn two_step_game_vdn_ideal_takes_2a_and_qmix_reaches_8() {
     assert!(close(f(&r["optimal"]), 8.0, 0.0));
     assert!(close(f(&r["vdn"][0]), 7.0, 0.0) && close(f(&r["vdn"][1]), 7.0, 0.0));
     assert!(close(f(&r["qmix"][0]), 8.0, 0.0) && close(f(&r["qmix"][1]), 8.0, 0.0));
-    let s2b = a["states"].as_array().unwrap().iter().find(|s| s["state"] == "2B").unwrap();
+    let s2b = a["states"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["state"] == "2B")
+        .unwrap();
     let q_tot: Vec<f64> = serde_json::from_value(s2b["vdn"]["q_tot"].clone()).unwrap();
     for (x, y) in q_tot.iter().zip([-1.5, 2.5, 2.5, 6.5]) {
         assert!(close(*x, y, 1e-12));
@@ -105,13 +116,25 @@ fn two_step_game_vdn_ideal_takes_2a_and_qmix_reaches_8() {
 #[test]
 fn every_builtin_game_analyzes_with_the_schema() {
     let games = json(&["games", "--json"]);
-    let names: Vec<String> =
-        games.as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap().into()).collect();
+    let names: Vec<String> = games
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap().into())
+        .collect();
     assert!(names.len() >= 7, "{names:?}");
     for name in names.iter().map(String::as_str).chain(["penalty:k=-25"]) {
         let a = json(&["analyze", name, "--json"]);
         for s in a["states"].as_array().unwrap() {
-            for key in ["state", "q", "optimal", "igm_factorizable", "vdn", "qmix", "qtran"] {
+            for key in [
+                "state",
+                "q",
+                "optimal",
+                "igm_factorizable",
+                "vdn",
+                "qmix",
+                "qtran",
+            ] {
                 assert!(!s[key].is_null(), "{name}: missing {key}");
             }
             for key in ["q_tot", "utilities", "mse"] {
@@ -141,7 +164,12 @@ fn penalty_game_is_not_igm_factorizable() {
 
 #[test]
 fn check_published_qtran_tables_satisfy_igm_and_theorem1() {
-    let r = json(&["check", "paper-table1", "data/golden/paper-table1-qtran.csv", "--json"]);
+    let r = json(&[
+        "check",
+        "paper-table1",
+        "data/golden/paper-table1-qtran.csv",
+        "--json",
+    ]);
     let s = &r["states"][0];
     assert_eq!(labels(&s["greedy"]), vec![vec!["A", "A"]]);
     assert_eq!(s["optimal"], Value::Bool(true));
@@ -160,7 +188,11 @@ fn check_published_vdn_and_qmix_tables_miss_the_optimum() {
         let s = &r["states"][0];
         assert_eq!(labels(&s["greedy"]), vec![greedy.to_vec()], "{file}");
         assert_eq!(s["optimal"], Value::Bool(false), "{file}");
-        assert_eq!(s["igm"], Value::Bool(true), "{file}: IGM holds against its own Q_tot");
+        assert_eq!(
+            s["igm"],
+            Value::Bool(true),
+            "{file}: IGM holds against its own Q_tot"
+        );
         assert_eq!(s["igm_true"], Value::Bool(false), "{file}");
         assert_eq!(s["cond_4a"], Value::Bool(false), "{file}");
     }
@@ -172,13 +204,34 @@ fn bad_inputs_exit_2_with_file_and_line() {
     let d = dir.path();
     let cases: Vec<(PathBuf, Vec<&str>)> = vec![
         (temp_file(d, "empty.csv", b""), vec!["empty.csv", "empty"]),
-        (temp_file(d, "ragged.csv", b",A,B\nA,1,2\nB,3\n"), vec!["ragged.csv:3"]),
-        (temp_file(d, "nan.csv", b",A,B\nA,1,NaN\nB,3,4\n"), vec!["nan.csv:2"]),
-        (temp_file(d, "inf.csv", b",A,B\nA,1,2\nB,inf,4\n"), vec!["inf.csv:3"]),
-        (temp_file(d, "big.csv", b",A,B\nA,1,1e999\nB,3,4\n"), vec!["big.csv:2"]),
-        (temp_file(d, "word.csv", b",A,B\nA,1,two\nB,3,4\n"), vec!["word.csv:2"]),
-        (temp_file(d, "dup.csv", b",A,A\nA,1,2\nB,3,4\n"), vec!["dup.csv:1"]),
-        (temp_file(d, "garbage.csv", b"\x00\xff\xfe\x01binary\n"), vec!["garbage.csv"]),
+        (
+            temp_file(d, "ragged.csv", b",A,B\nA,1,2\nB,3\n"),
+            vec!["ragged.csv:3"],
+        ),
+        (
+            temp_file(d, "nan.csv", b",A,B\nA,1,NaN\nB,3,4\n"),
+            vec!["nan.csv:2"],
+        ),
+        (
+            temp_file(d, "inf.csv", b",A,B\nA,1,2\nB,inf,4\n"),
+            vec!["inf.csv:3"],
+        ),
+        (
+            temp_file(d, "big.csv", b",A,B\nA,1,1e999\nB,3,4\n"),
+            vec!["big.csv:2"],
+        ),
+        (
+            temp_file(d, "word.csv", b",A,B\nA,1,two\nB,3,4\n"),
+            vec!["word.csv:2"],
+        ),
+        (
+            temp_file(d, "dup.csv", b",A,A\nA,1,2\nB,3,4\n"),
+            vec!["dup.csv:1"],
+        ),
+        (
+            temp_file(d, "garbage.csv", b"\x00\xff\xfe\x01binary\n"),
+            vec!["garbage.csv"],
+        ),
         (
             temp_file(d, "long.csv", b"p,q,reward\nx,y,1\nx,y,2\n"),
             vec!["long.csv:3", "twice"],
@@ -193,14 +246,22 @@ fn bad_inputs_exit_2_with_file_and_line() {
     header.push("reward".into());
     let row0: Vec<&str> = (0..40).map(|_| "x").chain(["1"]).collect();
     let row1: Vec<&str> = (0..40).map(|_| "y").chain(["1"]).collect();
-    let text = format!("{}\n{}\n{}\n", header.join(","), row0.join(","), row1.join(","));
+    let text = format!(
+        "{}\n{}\n{}\n",
+        header.join(","),
+        row0.join(","),
+        row1.join(",")
+    );
     let p = temp_file(d, "huge.csv", text.as_bytes());
     let start = std::time::Instant::now();
     let out = qfactor(&["analyze", p.to_str().unwrap()]);
     assert_bad_input(&out, &["huge.csv"]);
     assert!(start.elapsed().as_secs() < 10);
     // Missing file and unknown built-in.
-    assert_bad_input(&qfactor(&["analyze", "no/such/file.csv"]), &["no/such/file.csv"]);
+    assert_bad_input(
+        &qfactor(&["analyze", "no/such/file.csv"]),
+        &["no/such/file.csv"],
+    );
     assert_bad_input(&qfactor(&["analyze", "no-such-game"]), &["paper-table1"]);
 }
 
@@ -211,15 +272,26 @@ fn bad_factorizations_exit_2() {
     let head = "state,table,agent,actions,value\n";
     let utils = ",q_i,1,A,1\n,q_i,1,B,0\n,q_i,1,C,0\n,q_i,2,A,1\n,q_i,2,B,0\n,q_i,2,C,0\n";
     let cases = [
-        ("unknown-label.csv", format!("{head}{utils},q_i,2,D,0\n"), "unknown-label.csv:8"),
+        (
+            "unknown-label.csv",
+            format!("{head}{utils},q_i,2,D,0\n"),
+            "unknown-label.csv:8",
+        ),
         ("nan.csv", format!("{head},q_i,1,A,nan\n"), "nan.csv:2"),
         ("missing.csv", format!("{head},q_i,1,A,1\n"), "missing.csv"),
         ("dup.csv", format!("{head}{utils},q_i,1,A,2\n"), "dup.csv:8"),
-        ("partial-qjt.csv", format!("{head}{utils},q_jt,,A A,8\n"), "partial-qjt.csv"),
+        (
+            "partial-qjt.csv",
+            format!("{head}{utils},q_jt,,A A,8\n"),
+            "partial-qjt.csv",
+        ),
     ];
     for (name, text, needle) in cases {
         let p = temp_file(d, name, text.as_bytes());
-        assert_bad_input(&qfactor(&["check", "paper-table1", p.to_str().unwrap()]), &[needle]);
+        assert_bad_input(
+            &qfactor(&["check", "paper-table1", p.to_str().unwrap()]),
+            &[needle],
+        );
     }
 }
 

@@ -17,6 +17,9 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod cost;
+pub mod engine;
+pub mod kernels;
 pub mod learner;
 pub mod model;
 pub mod nets;

@@ -166,14 +166,127 @@ fn bench_isotonic(rng: &mut Rng) {
     }
 }
 
+/// The 21 × 21 game under a range of work budgets: time, SSE, lower bound.
+fn budget_curve(only: Option<u64>) {
+    let q21 = JointTable::from_fn(vec![21, 21], |u| game21(u, 1)).unwrap();
+    println!(
+        "{:>12} {:>9} {:>10} {:>10} {:>8}  argmax",
+        "budget", "ms", "mse", "lb mse", "evals"
+    );
+    for budget in [
+        500_000u64,
+        1_000_000,
+        2_000_000,
+        3_000_000,
+        5_000_000,
+        10_000_000,
+        30_000_000,
+        100_000_000,
+        1_000_000_000,
+    ] {
+        if only.is_some_and(|o| o != budget) {
+            continue;
+        }
+        let opts = QmixOptions {
+            work_budget: Some(budget),
+            ..QmixOptions::default()
+        };
+        let mut times = Vec::new();
+        let mut r = None;
+        let reps = if only.is_some() {
+            50
+        } else if budget <= 10_000_000 {
+            5
+        } else {
+            1
+        };
+        for _ in 0..reps {
+            let start = Instant::now();
+            r = Some(project_qmix(&q21, &opts).unwrap());
+            times.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+        times.sort_by(f64::total_cmp);
+        let r = r.unwrap();
+        println!(
+            "{:>12} {:>9.2} {:>10.4} {:>10.4} {:>8}  {:?}",
+            budget,
+            times[times.len() / 2],
+            r.mse,
+            r.lower_bound.map_or(f64::NAN, |b| b / 441.0),
+            r.orderings_evaluated,
+            r.q_tot
+                .argmax_set()
+                .iter()
+                .map(|&k| r.q_tot.joint_action(k))
+                .collect::<Vec<_>>()
+        );
+    }
+}
+
+/// Median time of the whole analysis (`AnalysisOptions::default()`, or the given QMIX
+/// budget) of every built-in game.
+fn time_analyses(reps: usize, budget: Option<reference::ideal::qmix::QmixBudget>) {
+    use reference::analysis::{analyze, AnalysisOptions};
+    let mut opts = AnalysisOptions::default();
+    if let Some(b) = budget {
+        opts.qmix = QmixOptions::with_budget(b);
+    }
+    use reference::io::{builtins, load_builtin};
+    println!(
+        "{:<14} {:>9} {:>9}  qmix per state (exact, method)",
+        "game", "med ms", "max ms"
+    );
+    for b in builtins() {
+        let game = load_builtin(b.name).unwrap();
+        let mut times = Vec::new();
+        let mut last = None;
+        for _ in 0..reps.max(1) {
+            let start = Instant::now();
+            last = Some(analyze(&game, &opts).unwrap());
+            times.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+        times.sort_by(f64::total_cmp);
+        let a = last.unwrap();
+        let states: Vec<String> = a
+            .states
+            .iter()
+            .map(|s| format!("{} ({}, {})", s.state, s.qmix.exact, s.qmix.method))
+            .collect();
+        println!(
+            "{:<14} {:>9.2} {:>9.2}  {}",
+            b.name,
+            times[times.len() / 2],
+            times[times.len() - 1],
+            states.join("; ")
+        );
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("iso") {
-        bench_isotonic(&mut Rng(1));
-        return;
+    match args.get(1).map(String::as_str) {
+        Some("iso") => {
+            bench_isotonic(&mut Rng(1));
+            return;
+        }
+        Some("budgets") => {
+            let only: Option<u64> = args.get(2).and_then(|s| s.parse::<f64>().ok()).map(|v| v as u64);
+            budget_curve(only);
+            return;
+        }
+        Some("analyze") => {
+            let budget = args.get(3).map(|s| s.parse().expect("a QMIX budget"));
+            time_analyses(args.get(2).and_then(|s| s.parse().ok()).unwrap_or(20), budget);
+            return;
+        }
+        _ => {}
     }
     let secs: f64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10.0);
     let count: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(4);
+    // Optional comma-separated list of grids to run, e.g. `2x10,3x6` (default: all).
+    let only: Option<Vec<String>> = args
+        .get(3)
+        .map(|s| s.split(',').map(str::to_string).collect());
     let limit = Duration::from_secs_f64(secs);
     let grids: &[(usize, &[usize])] = &[
         (2, &[3, 4, 5, 6, 7, 8, 9, 10]),
@@ -183,6 +296,15 @@ fn main() {
         (6, &[2, 3]),
         (8, &[2]),
         (10, &[2]),
+        // Larger grids, appended last so that the games above stay the same.
+        (2, &[11, 12]),
+        (3, &[7]),
+        (4, &[5]),
+        (5, &[4]),
+        (6, &[4]),
+        (7, &[2, 3]),
+        (8, &[3]),
+        (12, &[2]),
     ];
     println!(
         "time limit {secs} s per game, no evaluation budget, {count} random-int games per grid"
@@ -195,6 +317,12 @@ fn main() {
     for &(agents, actions_list) in grids {
         for &actions in actions_list {
             let list = games(agents, actions, count, &mut rng);
+            if only
+                .as_ref()
+                .is_some_and(|o| !o.contains(&format!("{agents}x{actions}")))
+            {
+                continue;
+            }
             let mut times = Vec::new();
             let mut solved = 0;
             let mut max_evals = 0;
@@ -204,6 +332,7 @@ fn main() {
                     weights: None,
                     time_limit: Some(limit),
                     max_orderings: Some(u64::MAX),
+                    work_budget: None,
                 };
                 let start = Instant::now();
                 let r = project_qmix(q, &opts).unwrap();

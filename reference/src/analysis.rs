@@ -19,13 +19,37 @@ use crate::qtran::{theorem1, theorem2};
 use crate::table::JointTable;
 use crate::tol::TIE_TOL;
 
-/// Options of an analysis.
-#[derive(Debug, Clone, Default)]
+/// Options of an analysis. The default is meant for interactive use: uniform weights and
+/// [`QmixOptions::interactive`], which keeps every analysis to milliseconds; a QMIX
+/// projection it cannot certify comes back with `exact: false`, the heuristic method label
+/// and a lower bound. Use [`AnalysisOptions::thorough`] (or set `qmix` to
+/// [`QmixOptions::default`]) for the full search.
+#[derive(Debug, Clone)]
 pub struct AnalysisOptions {
     /// Weights over joint actions per state (uniform when `None`).
     pub weights: Option<Vec<Vec<f64>>>,
-    /// Options of the QMIX projection (its time limit, ordering budget).
+    /// Options of the QMIX projection (its work budget, time limit, ordering budget).
     pub qmix: QmixOptions,
+}
+
+impl Default for AnalysisOptions {
+    fn default() -> Self {
+        AnalysisOptions {
+            weights: None,
+            qmix: QmixOptions::interactive(),
+        }
+    }
+}
+
+impl AnalysisOptions {
+    /// Uniform weights and the full QMIX search ([`QmixOptions::default`], about 5–8 s per
+    /// state at most).
+    pub fn thorough() -> Self {
+        AnalysisOptions {
+            weights: None,
+            qmix: QmixOptions::default(),
+        }
+    }
 }
 
 /// Static description of the game.
@@ -186,7 +210,9 @@ pub struct Analysis {
 }
 
 fn labels_of(game: &Game, table: &JointTable, set: &[usize]) -> Vec<Vec<String>> {
-    set.iter().map(|&k| game.joint_labels(&table.joint_action(k))).collect()
+    set.iter()
+        .map(|&k| game.joint_labels(&table.joint_action(k)))
+        .collect()
 }
 
 fn weights_of(opts: &AnalysisOptions, s: usize) -> Option<&[f64]> {

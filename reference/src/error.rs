@@ -50,12 +50,21 @@ pub enum Error {
 impl Error {
     /// An input error at `file`, optional `line`.
     pub fn input(file: impl Into<String>, line: Option<usize>, message: impl Into<String>) -> Self {
-        Error::Input { location: Location { file: file.into(), line }, message: message.into() }
+        Error::Input {
+            location: Location {
+                file: file.into(),
+                line,
+            },
+            message: message.into(),
+        }
     }
 
     /// True when the error is the user's input (exit code 2 on the command line).
     pub fn is_input(&self) -> bool {
-        matches!(self, Error::Input { .. } | Error::Io { .. } | Error::Invalid(_))
+        matches!(
+            self,
+            Error::Input { .. } | Error::Io { .. } | Error::Invalid(_)
+        )
     }
 }
 

@@ -73,7 +73,11 @@ impl Game {
             source: None,
             note: None,
             agents,
-            states: vec![State { label: "s".into(), payoff, next: Next::Terminal }],
+            states: vec![State {
+                label: "s".into(),
+                payoff,
+                next: Next::Terminal,
+            }],
             initial: 0,
             gamma: 1.0,
         };
@@ -93,7 +97,8 @@ impl Game {
 
     /// True when the game has a single state that always terminates.
     pub fn is_matrix(&self) -> bool {
-        self.states.len() == 1 && (0..self.states[0].payoff.len()).all(|k| self.states[0].next_of(k).is_none())
+        self.states.len() == 1
+            && (0..self.states[0].payoff.len()).all(|k| self.states[0].next_of(k).is_none())
     }
 
     /// Index of the state labelled `label`.
@@ -103,7 +108,10 @@ impl Game {
 
     /// Labels of joint action `u`, one per agent.
     pub fn joint_labels(&self, u: &[usize]) -> Vec<String> {
-        u.iter().zip(&self.agents).map(|(&a, ag)| ag.actions[a].clone()).collect()
+        u.iter()
+            .zip(&self.agents)
+            .map(|(&a, ag)| ag.actions[a].clone())
+            .collect()
     }
 
     /// Checks the structural invariants: labels unique and non-empty, tables match the
@@ -153,10 +161,16 @@ impl Game {
             }
             if let Next::Joint(v) = &s.next {
                 if v.len() != s.payoff.len() {
-                    return bad(format!("state {:?}: transition table has the wrong size", s.label));
+                    return bad(format!(
+                        "state {:?}: transition table has the wrong size",
+                        s.label
+                    ));
                 }
                 if v.iter().flatten().any(|&n| n >= self.states.len()) {
-                    return bad(format!("state {:?}: transition to an unknown state", s.label));
+                    return bad(format!(
+                        "state {:?}: transition to an unknown state",
+                        s.label
+                    ));
                 }
             }
         }
@@ -234,8 +248,16 @@ mod tests {
             note: None,
             agents: agents(1, 1),
             states: vec![
-                State { label: "a".into(), payoff: t.clone(), next: Next::Joint(vec![Some(1)]) },
-                State { label: "b".into(), payoff: t, next: Next::Joint(vec![Some(0)]) },
+                State {
+                    label: "a".into(),
+                    payoff: t.clone(),
+                    next: Next::Joint(vec![Some(1)]),
+                },
+                State {
+                    label: "b".into(),
+                    payoff: t,
+                    next: Next::Joint(vec![Some(0)]),
+                },
             ],
             initial: 0,
             gamma: 1.0,
@@ -252,9 +274,21 @@ mod tests {
             note: None,
             agents: agents(1, 2),
             states: vec![
-                State { label: "a".into(), payoff: t.clone(), next: Next::Joint(vec![Some(1), Some(2)]) },
-                State { label: "b".into(), payoff: t.clone(), next: Next::Joint(vec![Some(2), None]) },
-                State { label: "c".into(), payoff: t, next: Next::Terminal },
+                State {
+                    label: "a".into(),
+                    payoff: t.clone(),
+                    next: Next::Joint(vec![Some(1), Some(2)]),
+                },
+                State {
+                    label: "b".into(),
+                    payoff: t.clone(),
+                    next: Next::Joint(vec![Some(2), None]),
+                },
+                State {
+                    label: "c".into(),
+                    payoff: t,
+                    next: Next::Terminal,
+                },
             ],
             initial: 0,
             gamma: 1.0,

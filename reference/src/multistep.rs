@@ -53,9 +53,14 @@ pub fn projected_induction<P>(
         targets[s] = Some(target);
         projections[s] = Some(p);
     }
-    let targets = targets.into_iter().map(|t| t.expect("invariant: every state solved")).collect();
-    let projections =
-        projections.into_iter().map(|p| p.expect("invariant: every state solved")).collect();
+    let targets = targets
+        .into_iter()
+        .map(|t| t.expect("invariant: every state solved"))
+        .collect();
+    let projections = projections
+        .into_iter()
+        .map(|p| p.expect("invariant: every state solved"))
+        .collect();
     Ok((targets, projections))
 }
 
@@ -88,7 +93,9 @@ pub fn greedy_return(game: &Game, greedy: &[Vec<usize>], start: usize) -> Result
 /// Flat indices of the greedy joint actions of a table (its argmax set, ties by [`tol`]).
 pub fn greedy_set(table: &JointTable) -> Vec<usize> {
     let m = table.max();
-    (0..table.len()).filter(|&k| tol::tied(table.values()[k], m)).collect()
+    (0..table.len())
+        .filter(|&k| tol::tied(table.values()[k], m))
+        .collect()
 }
 
 #[cfg(test)]
@@ -98,7 +105,10 @@ mod tests {
 
     pub(crate) fn two_step() -> Game {
         let agents: Vec<Agent> = (1..=2)
-            .map(|i| Agent { name: format!("agent{i}"), actions: vec!["0".into(), "1".into()] })
+            .map(|i| Agent {
+                name: format!("agent{i}"),
+                actions: vec!["0".into(), "1".into()],
+            })
             .collect();
         let t = |v: [f64; 4]| JointTable::new(vec![2, 2], v.to_vec()).unwrap();
         Game {
@@ -112,8 +122,16 @@ mod tests {
                     payoff: t([0.0; 4]),
                     next: Next::Joint(vec![Some(1), Some(1), Some(2), Some(2)]),
                 },
-                State { label: "2A".into(), payoff: t([7.0; 4]), next: Next::Terminal },
-                State { label: "2B".into(), payoff: t([0.0, 1.0, 1.0, 8.0]), next: Next::Terminal },
+                State {
+                    label: "2A".into(),
+                    payoff: t([7.0; 4]),
+                    next: Next::Terminal,
+                },
+                State {
+                    label: "2B".into(),
+                    payoff: t([0.0, 1.0, 1.0, 8.0]),
+                    next: Next::Terminal,
+                },
             ],
             initial: 0,
             gamma: 1.0,

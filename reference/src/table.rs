@@ -34,14 +34,17 @@ impl JointTable {
     /// A table with the given action counts per agent and row-major values.
     pub fn new(shape: Vec<usize>, values: Vec<f64>) -> Result<Self> {
         if shape.is_empty() {
-            return Err(Error::Invalid("a joint table needs at least one agent".into()));
+            return Err(Error::Invalid(
+                "a joint table needs at least one agent".into(),
+            ));
         }
         if shape.contains(&0) {
-            return Err(Error::Invalid("every agent needs at least one action".into()));
+            return Err(Error::Invalid(
+                "every agent needs at least one action".into(),
+            ));
         }
-        let n = joint_size(&shape).ok_or_else(|| {
-            Error::Invalid(format!("joint action space {shape:?} is too large"))
-        })?;
+        let n = joint_size(&shape)
+            .ok_or_else(|| Error::Invalid(format!("joint action space {shape:?} is too large")))?;
         if n != values.len() {
             return Err(Error::Invalid(format!(
                 "shape {shape:?} has {n} joint actions but {} values were given",
@@ -140,13 +143,18 @@ impl JointTable {
 
     /// The largest value.
     pub fn max(&self) -> f64 {
-        self.values.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+        self.values
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max)
     }
 
     /// Flat indices of every joint action tied with the maximum (see [`tol`]).
     pub fn argmax_set(&self) -> Vec<usize> {
         let m = self.max();
-        (0..self.values.len()).filter(|&i| tol::tied(self.values[i], m)).collect()
+        (0..self.values.len())
+            .filter(|&i| tol::tied(self.values[i], m))
+            .collect()
     }
 
     /// Element-wise `self − other`.
@@ -162,7 +170,12 @@ impl JointTable {
                 self.shape, other.shape
             )));
         }
-        let values = self.values.iter().zip(&other.values).map(|(&a, &b)| f(a, b)).collect();
+        let values = self
+            .values
+            .iter()
+            .zip(&other.values)
+            .map(|(&a, &b)| f(a, b))
+            .collect();
         JointTable::new(self.shape.clone(), values)
     }
 
@@ -225,7 +238,10 @@ impl Utilities {
 
     /// `Σ_i max Q_i = Q'_jt(ū)`.
     pub fn greedy_sum(&self) -> f64 {
-        self.0.iter().map(|q| q.iter().copied().fold(f64::NEG_INFINITY, f64::max)).sum()
+        self.0
+            .iter()
+            .map(|q| q.iter().copied().fold(f64::NEG_INFINITY, f64::max))
+            .sum()
     }
 }
 
@@ -235,8 +251,8 @@ mod tests {
 
     #[test]
     fn index_roundtrip_row_major_agent1_slowest() {
-        let t = JointTable::from_fn(vec![2, 3, 4], |u| (u[0] * 100 + u[1] * 10 + u[2]) as f64)
-            .unwrap();
+        let t =
+            JointTable::from_fn(vec![2, 3, 4], |u| (u[0] * 100 + u[1] * 10 + u[2]) as f64).unwrap();
         assert_eq!(&t.values()[..2], &[0.0, 1.0]);
         assert_eq!(&t.values()[4..5], &[10.0]);
         assert_eq!(&t.values()[12..13], &[100.0]);

@@ -91,15 +91,20 @@ pub fn check(game: &Game, learned: &LearnedFactorization) -> Result<CheckReport>
             None => (truth, "true table"),
         };
         let learned_joint = l.q_jt.as_ref().or(l.q_tot.as_ref());
-        let igm = learned_joint.map(|j| check_igm(j, &l.utilities)).transpose()?;
+        let igm = learned_joint
+            .map(|j| check_igm(j, &l.utilities))
+            .transpose()?;
         let igm_true = check_igm(truth, &l.utilities)?;
         let t1 = theorem1(joint, &l.utilities, l.v_jt)?;
         let t2 = theorem2(joint, &l.utilities, l.v_jt)?;
-        let greedy_sets: Vec<Vec<usize>> =
-            (0..l.utilities.n_agents()).map(|i| l.utilities.greedy_set(i)).collect();
+        let greedy_sets: Vec<Vec<usize>> = (0..l.utilities.n_agents())
+            .map(|i| l.utilities.greedy_set(i))
+            .collect();
         let greedy = product(&greedy_sets);
         let optimal_set = greedy_set(truth);
-        let optimal = greedy.iter().all(|u| optimal_set.contains(&truth.index_of(u)));
+        let optimal = greedy
+            .iter()
+            .all(|u| optimal_set.contains(&truth.index_of(u)));
         let igm_joint = check_igm(joint, &l.utilities)?;
         let affine_scale = if igm_joint.holds {
             largest_common_scale(joint, &l.utilities)?.scale
@@ -114,7 +119,12 @@ pub fn check(game: &Game, learned: &LearnedFactorization) -> Result<CheckReport>
             igm: igm.map(|r| r.holds),
             igm_true: igm_true.holds,
             v_jt: t1.v_jt,
-            v_jt_source: if l.v_jt.is_some() { "learned" } else { "definition" }.into(),
+            v_jt_source: if l.v_jt.is_some() {
+                "learned"
+            } else {
+                "definition"
+            }
+            .into(),
             cond_4a: t1.cond_4a,
             violation_4a: t1.violation_4a,
             cond_4b: t1.cond_4b,
@@ -123,14 +133,22 @@ pub fn check(game: &Game, learned: &LearnedFactorization) -> Result<CheckReport>
             cond_7_agents: t2
                 .agents
                 .iter()
-                .map(|a| Cond7Check { agent: a.agent + 1, holds: a.holds, max_residual: a.max_residual })
+                .map(|a| Cond7Check {
+                    agent: a.agent + 1,
+                    holds: a.holds,
+                    max_residual: a.max_residual,
+                })
                 .collect(),
             mse_true: learned_joint.map(|j| j.mse(truth, None)),
             affine_scale: affine_scale.is_finite().then_some(affine_scale),
         });
     }
     let all_optimal = states.iter().all(|s| s.optimal);
-    Ok(CheckReport { game: game.name.clone(), states, all_optimal })
+    Ok(CheckReport {
+        game: game.name.clone(),
+        states,
+        all_optimal,
+    })
 }
 
 /// Cartesian product of per-agent index sets, in row-major order.
