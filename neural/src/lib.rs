@@ -17,9 +17,6 @@
 
 pub mod checkpoint;
 pub mod config;
-pub mod cost;
-pub mod engine;
-pub mod kernels;
 pub mod learner;
 pub mod model;
 pub mod nets;

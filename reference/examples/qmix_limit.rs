@@ -270,13 +270,19 @@ fn main() {
             return;
         }
         Some("budgets") => {
-            let only: Option<u64> = args.get(2).and_then(|s| s.parse::<f64>().ok()).map(|v| v as u64);
+            let only: Option<u64> = args
+                .get(2)
+                .and_then(|s| s.parse::<f64>().ok())
+                .map(|v| v as u64);
             budget_curve(only);
             return;
         }
         Some("analyze") => {
             let budget = args.get(3).map(|s| s.parse().expect("a QMIX budget"));
-            time_analyses(args.get(2).and_then(|s| s.parse().ok()).unwrap_or(20), budget);
+            time_analyses(
+                args.get(2).and_then(|s| s.parse().ok()).unwrap_or(20),
+                budget,
+            );
             return;
         }
         _ => {}

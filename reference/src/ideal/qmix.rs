@@ -603,7 +603,12 @@ impl Problem {
 
     /// Every orientation's cost of agent `j`'s groups under `prefixes` (see
     /// [`Problem::group_cost`]), concatenated group after group into `out`.
-    fn all_group_costs(&mut self, j: usize, prefixes: &[Vec<usize>], out: &mut Vec<f64>) -> Result<()> {
+    fn all_group_costs(
+        &mut self,
+        j: usize,
+        prefixes: &[Vec<usize>],
+        out: &mut Vec<f64>,
+    ) -> Result<()> {
         out.clear();
         let groups = std::mem::take(&mut self.groups[j]);
         let mut result = Ok(());
@@ -776,6 +781,8 @@ impl Problem {
                 (0..m).map(|a| vec![a]).collect()
             } else {
                 let mut score = vec![vec![0.0; m]; m];
+                #[allow(clippy::needless_range_loop)]
+                // b, b2 index pairs of actions, not just `score`
                 for b in 0..m {
                     for b2 in b + 1..m {
                         let pair = Group::new(self, agent, &[b, b2], 0)?;
@@ -908,7 +915,10 @@ fn permutations(m: usize) -> Vec<Vec<usize>> {
     loop {
         out.push(cur.clone());
         // Next permutation in lexicographic order.
-        let Some(k) = (0..m.saturating_sub(1)).rev().find(|&k| cur[k] < cur[k + 1]) else {
+        let Some(k) = (0..m.saturating_sub(1))
+            .rev()
+            .find(|&k| cur[k] < cur[k + 1])
+        else {
             return out;
         };
         let l = (k + 1..m)
@@ -1556,7 +1566,13 @@ fn proxy_moves(
                     continue;
                 }
                 // The order without `a`, then `a` inserted at index `to`.
-                let at = |q: usize| if q < from { orders[i][q] } else { orders[i][q + 1] };
+                let at = |q: usize| {
+                    if q < from {
+                        orders[i][q]
+                    } else {
+                        orders[i][q + 1]
+                    }
+                };
                 let prev = (to > 0).then(|| at(to - 1));
                 let next = (to + 1 < m).then(|| at(to));
                 let mut cost = 0.0;
@@ -1612,7 +1628,9 @@ fn local_search(p: &mut Problem, start: Vec<Vec<usize>>) -> Result<(Vec<Vec<usiz
                 .cmp(&(b.agent, b.from, b.to))
                 .then(a.proxy.total_cmp(&b.proxy))
         });
-        moves.dedup_by(|later, first| (later.agent, later.from, later.to) == (first.agent, first.from, first.to));
+        moves.dedup_by(|later, first| {
+            (later.agent, later.from, later.to) == (first.agent, first.from, first.to)
+        });
         moves.sort_by(|a, b| {
             a.proxy
                 .total_cmp(&b.proxy)
@@ -1883,16 +1901,26 @@ mod tests {
     #[test]
     fn group_bounds_are_below_every_completion() {
         let mut rng = SplitMix(77);
-        let shapes: [&[usize]; 6] = [&[5, 5], &[2, 6], &[6, 3], &[3, 2, 5], &[2, 5, 2], &[5, 1, 3]];
+        let shapes: [&[usize]; 6] = [
+            &[5, 5],
+            &[2, 6],
+            &[6, 3],
+            &[3, 2, 5],
+            &[2, 5, 2],
+            &[5, 1, 3],
+        ];
         let perms_of = |m: usize| permutations(m);
         for shape in shapes {
             let nag = shape.len();
             for case in 0..16 {
-                let q = JointTable::from_fn(shape.to_vec(), |_| (rng.next() % 9) as f64 - 4.0)
-                    .unwrap();
+                let q =
+                    JointTable::from_fn(shape.to_vec(), |_| (rng.next() % 9) as f64 - 4.0).unwrap();
                 let weights: Option<Vec<f64>> = (case % 3 == 1)
                     .then(|| (0..q.len()).map(|_| (rng.next() % 3) as f64).collect());
-                if weights.as_ref().is_some_and(|w| w.iter().sum::<f64>() <= 0.0) {
+                if weights
+                    .as_ref()
+                    .is_some_and(|w| w.iter().sum::<f64>() <= 0.0)
+                {
                     continue;
                 }
                 let obs = observations(&q, weights.as_deref()).unwrap();
@@ -1923,7 +1951,8 @@ mod tests {
                 prefixes[i] = order_i[..k].to_vec();
                 // Brute force: every completion.
                 let mut best = f64::INFINITY;
-                let rest_i: Vec<usize> = (0..shape[i]).filter(|a| !prefixes[i].contains(a)).collect();
+                let rest_i: Vec<usize> =
+                    (0..shape[i]).filter(|a| !prefixes[i].contains(a)).collect();
                 let mut choices: Vec<Vec<Vec<usize>>> = vec![perms_of(rest_i.len())
                     .into_iter()
                     .map(|pm| {
@@ -1962,7 +1991,13 @@ mod tests {
                     let width = p.group_len(j);
                     let mut from_scratch = Vec::new();
                     let b0 = p
-                        .next_group_bound(j, &prefixes, &vec![0.0; width], &mut from_scratch, f64::INFINITY)
+                        .next_group_bound(
+                            j,
+                            &prefixes,
+                            &vec![0.0; width],
+                            &mut from_scratch,
+                            f64::INFINITY,
+                        )
                         .unwrap();
                     let mut parent_prefixes = prefixes.clone();
                     parent_prefixes[i].pop();
@@ -1991,7 +2026,10 @@ mod tests {
                     let own = p
                         .own_group_bound(i, &prefixes, &mut costs, &mut exact)
                         .unwrap();
-                    assert!(own <= best + tol, "{shape:?} own-group bound {own} > {best}");
+                    assert!(
+                        own <= best + tol,
+                        "{shape:?} own-group bound {own} > {best}"
+                    );
                 }
             }
         }
@@ -2087,7 +2125,10 @@ mod tests {
         assert_eq!(st.sym_prev, vec![None, None]);
         // Penalty game: relabelling a ↔ c for both agents at once is a symmetry (rows a and c
         // differ, no action dominates another): a before c for agent 1 only.
-        let q = table(vec![3, 3], &[10.0, 0.0, -100.0, 0.0, 2.0, 0.0, -100.0, 0.0, 10.0]);
+        let q = table(
+            vec![3, 3],
+            &[10.0, 0.0, -100.0, 0.0, 2.0, 0.0, -100.0, 0.0, 10.0],
+        );
         let p = Problem::new(vec![3, 3], observations(&q, None).unwrap(), Limits::NONE);
         let st = Structure::analyze(&p).unwrap();
         assert_eq!(st.before[0], vec![0, 0, 1]);
@@ -2135,8 +2176,8 @@ mod tests {
             assert_abs_diff_eq!(r.sse, 0.0, epsilon = 1e-12);
         }
         // A 10 × 10 game reaches the block bound with a 1 × 1 block.
-        let q = JointTable::from_fn(vec![10, 10], |u| ((u[0] * 7 + u[1] * 13) % 11) as f64)
-            .unwrap();
+        let q =
+            JointTable::from_fn(vec![10, 10], |u| ((u[0] * 7 + u[1] * 13) % 11) as f64).unwrap();
         let opts = QmixOptions {
             max_orderings: Some(2_000),
             ..QmixOptions::default()
