@@ -260,6 +260,59 @@ def replace_section(text, name, body):
     return text.rstrip("\n") + "\n\n" + block + "\n"
 
 
+def run_analyze(repeats=21):
+    """`qfactor analyze GAME` end to end (process start, parsing, the whole analysis with the
+    default interactive QMIX budget, printing) for every built-in game: median and maximum
+    wall-clock milliseconds over `repeats` runs of the release binary."""
+    log("end to end: cargo build --release -p qfactor; qfactor analyze GAME for every built-in")
+    subprocess.run(["cargo", "build", "--release", "-p", "qfactor"], cwd=ROOT, check=True,
+                   stdout=sys.stderr)
+    exe = os.path.join(target_dir(), "release", "qfactor")
+    games = subprocess.run([exe, "games"], cwd=ROOT, check=True, capture_output=True,
+                           text=True).stdout
+    names = [l.split()[0] for l in games.splitlines()
+             if l.strip() and not l.startswith((" ", "#", "name", "-")) and l.split()[0].islower()]
+    out = []
+    for name in names:
+        times = []
+        label = ""
+        for _ in range(repeats):
+            t = time.perf_counter()
+            p = subprocess.run([exe, "--quiet", "analyze", name, "--json"], cwd=ROOT,
+                               capture_output=True, text=True)
+            times.append((time.perf_counter() - t) * 1e3)
+            if p.returncode != 0:
+                raise RuntimeError(f"qfactor analyze {name} failed: {p.stderr[-2000:]}")
+            label = qmix_label(p.stdout)
+        out.append({"game": name, "median_ms": statistics.median(times), "max_ms": max(times),
+                    "qmix": label})
+        log(f"analyze {name}: median {out[-1]['median_ms']:.1f} ms, max {out[-1]['max_ms']:.1f} ms")
+    return out
+
+
+def qmix_label(text):
+    """How `analyze --json` labels the QMIX ideal of each state: exact, or heuristic with its
+    gap to the certified lower bound."""
+    data = json.loads(text)
+    labels = []
+    for st in data.get("states", []):
+        m = st.get("qmix", {})
+        if m.get("exact"):
+            labels.append("exact")
+        else:
+            lb, sse = m.get("lower_bound"), m.get("sse")
+            gap = f", SSE {sse:.4g} ≥ optimum ≥ lower bound {lb:.4g}" if lb is not None else ""
+            labels.append(f"heuristic{gap}")
+    return "; ".join(sorted(set(labels))) or "?"
+
+
+def analyze_table(rows):
+    lines = ["| game | median | max | QMIX ideal |", "|---|---:|---:|---|"]
+    for r in rows:
+        lines.append(f"| {r['game']} | {r['median_ms']:.1f} ms | {r['max_ms']:.1f} ms | {r['qmix']} |")
+    return "\n".join(lines)
+
+
 def run_reference():
     log("criterion: cargo bench -p qfactor-reference --bench reference")
     subprocess.run(["cargo", "bench", "-p", "qfactor-reference", "--bench", "reference"],
@@ -374,6 +427,10 @@ def main():
             sections["baseline"] = baseline_tables(summary, games, methods, ks)
 
     if not args.no_reference:
+        ana = run_analyze()
+        with open(os.path.join(RESULTS, "analyze.json"), "w") as f:
+            json.dump(ana, f, indent=1)
+        sections["analyze"] = analyze_table(ana)
         ref = run_reference()
         with open(os.path.join(RESULTS, "reference.json"), "w") as f:
             json.dump(ref, f, indent=1)

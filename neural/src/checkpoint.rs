@@ -58,41 +58,53 @@ pub fn save(learner: &Learner, dir: &Path) -> Result<()> {
             named.push((format!("{prefix}/{}", spec.name), cpu(&t)));
         }
     }
-    let k = learner.buffers.len() as i64;
-    let cat_i = |f: &dyn Fn(&crate::learner::Replay) -> &Vec<i64>| {
-        let v: Vec<i64> = learner
-            .buffers
-            .iter()
-            .flat_map(|b| f(b).iter().copied())
-            .collect();
+    // Buffers are written in the original (i64 / f64) form, so the format does not depend on
+    // the in-memory encoding.
+    let k = learner.seeds.len() as i64;
+    let cat_i = |f: &dyn Fn(&crate::learner::Replay) -> Vec<i64>| {
+        let v: Vec<i64> = learner.seeds.iter().flat_map(|s| f(&s.buffer)).collect();
         Tensor::from_slice(&v).view([k, -1])
     };
-    let cat_f = |f: &dyn Fn(&crate::learner::Replay) -> &Vec<f64>| {
-        let v: Vec<f64> = learner
-            .buffers
-            .iter()
-            .flat_map(|b| f(b).iter().copied())
-            .collect();
+    let cat_f = |f: &dyn Fn(&crate::learner::Replay) -> Vec<f64>| {
+        let v: Vec<f64> = learner.seeds.iter().flat_map(|s| f(&s.buffer)).collect();
         Tensor::from_slice(&v).view([k, -1])
     };
-    named.push(("buffer/state".into(), cat_i(&|b| &b.state)));
-    named.push(("buffer/actions".into(), cat_i(&|b| &b.actions)));
-    named.push(("buffer/next".into(), cat_i(&|b| &b.next)));
-    named.push(("buffer/reward".into(), cat_f(&|b| &b.reward)));
-    named.push(("buffer/done".into(), cat_f(&|b| &b.done)));
+    let terminal = crate::learner::Replay::TERMINAL;
+    let wide = |v: &[u32]| v.iter().map(|&x| i64::from(x)).collect::<Vec<i64>>();
+    named.push(("buffer/state".into(), cat_i(&|b| wide(&b.state))));
+    named.push(("buffer/actions".into(), cat_i(&|b| wide(&b.actions))));
+    named.push((
+        "buffer/next".into(),
+        cat_i(&|b| {
+            b.next
+                .iter()
+                .map(|&x| if x == terminal { 0 } else { i64::from(x) })
+                .collect()
+        }),
+    ));
+    named.push(("buffer/reward".into(), cat_f(&|b| b.reward.clone())));
+    named.push((
+        "buffer/done".into(),
+        cat_f(&|b| {
+            b.next
+                .iter()
+                .map(|&x| if x == terminal { 1.0 } else { 0.0 })
+                .collect()
+        }),
+    ));
     if let Some(l) = learner.last_loss() {
-        named.push(("last_loss".into(), cpu(l)));
+        named.push(("last_loss".into(), cpu(&l)));
     }
     let st_path = dir.join("state.safetensors");
     Tensor::write_safetensors(&named, &st_path)?;
     let state = StateJson {
         step: learner.step,
         optimiser_steps: learner.opt.t,
-        env: learner.env.clone(),
-        explore: learner.explore.iter().map(Rng::state).collect(),
-        sampler: learner.sampler.iter().map(Rng::state).collect(),
-        buffer_len: learner.buffers.first().map_or(0, |b| b.len),
-        buffer_pos: learner.buffers.first().map_or(0, |b| b.pos),
+        env: learner.seeds.iter().map(|s| s.env).collect(),
+        explore: learner.seeds.iter().map(|s| s.explore.state()).collect(),
+        sampler: learner.seeds.iter().map(|s| s.sampler.state()).collect(),
+        buffer_len: learner.seeds.first().map_or(0, |s| s.buffer.len),
+        buffer_pos: learner.seeds.first().map_or(0, |s| s.buffer.pos),
         curve: learner
             .curve
             .iter()
@@ -168,9 +180,11 @@ pub fn load(game: &Game, dir: &Path, device: Device, steps: Option<usize>) -> Re
     })?;
     learner.opt.t = state.optimiser_steps;
     learner.step = state.step;
-    learner.env = state.env;
-    learner.explore = state.explore.into_iter().map(Rng::from_state).collect();
-    learner.sampler = state.sampler.into_iter().map(Rng::from_state).collect();
+    for (j, seed) in learner.seeds.iter_mut().enumerate() {
+        seed.env = state.env[j];
+        seed.explore = Rng::from_state(state.explore[j]);
+        seed.sampler = Rng::from_state(state.sampler[j]);
+    }
     let to_i = |t: &Tensor| Vec::<i64>::try_from(t.flatten(0, -1)).map_err(Error::from);
     let to_f = |t: &Tensor| {
         Vec::<f64>::try_from(t.to_kind(Kind::Double).flatten(0, -1)).map_err(Error::from)
@@ -183,19 +197,39 @@ pub fn load(game: &Game, dir: &Path, device: Device, steps: Option<usize>) -> Re
         to_f(get("buffer/done")?)?,
     );
     let cap = cfg.buffer_size;
-    for (j, buf) in learner.buffers.iter_mut().enumerate() {
+    for (j, seed) in learner.seeds.iter_mut().enumerate() {
+        let buf = &mut seed.buffer;
         let n = buf.n;
         if bs.len() != k * cap || ba.len() != k * cap * n {
             return Err(Error::Invalid(
                 "checkpoint buffers do not match the configuration".into(),
             ));
         }
-        buf.state.copy_from_slice(&bs[j * cap..(j + 1) * cap]);
-        buf.actions
-            .copy_from_slice(&ba[j * cap * n..(j + 1) * cap * n]);
-        buf.next.copy_from_slice(&bn[j * cap..(j + 1) * cap]);
+        let narrow = |x: i64| {
+            u32::try_from(x)
+                .map_err(|_| Error::Invalid("checkpoint buffer value out of range".into()))
+        };
+        for (dst, &src) in buf.state.iter_mut().zip(&bs[j * cap..(j + 1) * cap]) {
+            *dst = narrow(src)?;
+        }
+        for (dst, &src) in buf
+            .actions
+            .iter_mut()
+            .zip(&ba[j * cap * n..(j + 1) * cap * n])
+        {
+            *dst = narrow(src)?;
+        }
+        let next = bn[j * cap..(j + 1) * cap]
+            .iter()
+            .zip(&bd[j * cap..(j + 1) * cap]);
+        for (dst, (&nx, &done)) in buf.next.iter_mut().zip(next) {
+            *dst = if done > 0.5 {
+                crate::learner::Replay::TERMINAL
+            } else {
+                narrow(nx)?
+            };
+        }
         buf.reward.copy_from_slice(&br[j * cap..(j + 1) * cap]);
-        buf.done.copy_from_slice(&bd[j * cap..(j + 1) * cap]);
         buf.len = state.buffer_len;
         buf.pos = state.buffer_pos;
     }

@@ -197,6 +197,18 @@ impl EpsilonConfig {
     }
 }
 
+/// Default seeds per chunk on the CPU (see [`TrainConfig::seed_chunk`]): measured fastest
+/// for the paper's networks (BENCHMARKS.md); a chunk's parameters, gradients and Adam state
+/// (about 280 KB per seed for VDN's 3×64 nets) then fit in the caches.
+pub const DEFAULT_SEED_CHUNK: usize = 16;
+
+fn default_true() -> bool {
+    true
+}
+
+/// Rows per step (`seeds × batch_size`) from which the default uses every core.
+pub const PARALLEL_MIN_ROWS: usize = 1024;
+
 /// Every setting of one training run of one method on one game.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -222,11 +234,26 @@ pub struct TrainConfig {
     pub device: String,
     /// Parameter precision.
     pub precision: Precision,
-    /// libtorch CPU threads. `None` (default): all cores when a step's work is large
-    /// (`seeds × batch_size ≥ 8192`), else 1 — small operations gain nothing from threads and
-    /// lose much when the cores are shared (see [`TrainConfig::cpu_threads`]). Results on the
-    /// CPU are bit-for-bit reproducible for a given thread count.
+    /// CPU worker threads. On the CPU the K seeds are trained in chunks of
+    /// [`TrainConfig::seed_chunk`] seeds, and the worker threads take chunks from a queue
+    /// (libtorch's own intra-operation threads are set to 1). `None` (default): one per core,
+    /// up to the number of chunks, when a step's work is large (`seeds × batch_size ≥ 1024`),
+    /// else 1 (see [`TrainConfig::cpu_threads`]). Results do not depend on the thread count:
+    /// each chunk's arithmetic is the same whichever thread runs it.
     pub threads: Option<usize>,
+    /// Seeds per chunk on the CPU (`None`: [`DEFAULT_SEED_CHUNK`]). A chunk's forward pass,
+    /// backward pass and optimiser update run back to back, so its parameters, gradients and
+    /// optimiser state stay in the CPU caches; on a GPU all seeds form one chunk. Results can
+    /// differ in the last bits between chunk sizes (the matrix-product kernels may change with
+    /// the batch count), never between runs with the same chunk size.
+    #[serde(default)]
+    pub seed_chunk: Option<usize>,
+    /// Run the agent networks' forward and backward passes with qfactor's own CPU kernels
+    /// ([`crate::engine`]; default `true`) rather than libtorch's batched products and
+    /// autograd. Same mathematics (tested to agree to rounding), several times faster for
+    /// these small matrices. CPU only; ignored on a GPU.
+    #[serde(default = "default_true")]
+    pub cpu_kernels: bool,
     /// Flush denormal floats to zero on the CPU (default `true`, see
     /// [`crate::nets::flush_denormals`]).
     pub flush_denormals: bool,
@@ -271,6 +298,8 @@ impl TrainConfig {
             device: "auto".into(),
             precision: Precision::F32,
             threads: None,
+            seed_chunk: None,
+            cpu_kernels: true,
             flush_denormals: true,
             agent: AgentConfig {
                 shared: false,
@@ -321,15 +350,30 @@ impl TrainConfig {
         }
     }
 
-    /// The number of libtorch CPU threads this configuration uses (see `threads`).
+    /// The number of CPU worker threads this configuration uses (see `threads`).
     pub fn cpu_threads(&self) -> usize {
         self.threads.unwrap_or_else(|| {
-            if self.seeds * self.batch_size >= 8192 {
-                std::thread::available_parallelism().map_or(1, usize::from)
+            if self.seeds * self.batch_size >= PARALLEL_MIN_ROWS {
+                let cores = std::thread::available_parallelism().map_or(1, usize::from);
+                cores.min(self.seeds.div_ceil(self.seed_chunk_size()))
             } else {
                 1
             }
         })
+    }
+
+    /// Seeds per chunk on the CPU (see `seed_chunk`), at most K. The default is
+    /// [`DEFAULT_SEED_CHUNK`], four times that for QTRAN (whose networks after the agents run
+    /// as libtorch operations, whose fixed cost per operation larger chunks amortise).
+    pub fn seed_chunk_size(&self) -> usize {
+        let default = if self.method.is_qtran() {
+            4 * DEFAULT_SEED_CHUNK
+        } else {
+            DEFAULT_SEED_CHUNK
+        };
+        self.seed_chunk
+            .unwrap_or(default)
+            .clamp(1, self.seeds.max(1))
     }
 
     /// The logging interval actually used.
@@ -359,6 +403,9 @@ impl TrainConfig {
             ));
         }
         pos(self.batch_size, "batch_size")?;
+        if self.seed_chunk == Some(0) || self.threads == Some(0) {
+            return Err("seed_chunk and threads must be at least 1".into());
+        }
         pos(self.buffer_size, "buffer_size")?;
         pos(self.target_update_interval, "target_update_interval")?;
         pos(self.qmix.mixing_embed, "qmix.mixing_embed")?;

@@ -15,8 +15,12 @@
 //! [`run::train_method`], [`report`] (tables, summaries, curves) and [`checkpoint`].
 #![deny(clippy::float_cmp)]
 
+pub mod bench;
 pub mod checkpoint;
 pub mod config;
+pub mod cost;
+pub mod engine;
+pub mod kernels;
 pub mod learner;
 pub mod model;
 pub mod nets;

@@ -68,17 +68,41 @@ impl QmixMixer {
 
     /// `q: [K, B, N]` (the chosen agents' values), `obs: [K, B, S]` → `Q_tot: [K, B]`.
     pub fn forward(&self, p: &[Tensor], q: &Tensor, obs: &Tensor) -> Tensor {
+        self.mix(q, &self.hyper(p, obs))
+    }
+
+    /// The hypernetworks' raw outputs on `obs: [K, B, S]`, each `[K, 1, B, ·]`, in the order
+    /// of [`QmixMixer::hyper_layers`]: `W1` (before `|·|`), `w2` (before `|·|`), `b1`, `V`.
+    pub fn hyper(&self, p: &[Tensor], obs: &Tensor) -> [Tensor; 4] {
+        let x = obs.unsqueeze(1);
+        [
+            self.hyper_w1.forward(p, &x),
+            self.hyper_w2.forward(p, &x),
+            self.hyper_b1.forward(p, &x),
+            self.v.forward(p, &x),
+        ]
+    }
+
+    /// The layers of each hypernetwork, in the order of [`QmixMixer::hyper`] (all fed by the
+    /// observation; for the CPU engine).
+    pub fn hyper_layers(&self) -> [Vec<BLinear>; 4] {
+        [
+            self.hyper_w1.layers().to_vec(),
+            self.hyper_w2.layers().to_vec(),
+            vec![self.hyper_b1.clone()],
+            self.v.layers().to_vec(),
+        ]
+    }
+
+    /// The mixing network: `q: [K, B, N]` and the hypernetworks' outputs
+    /// ([`QmixMixer::hyper`]) → `Q_tot: [K, B]`.
+    pub fn mix(&self, q: &Tensor, hyper: &[Tensor; 4]) -> Tensor {
         let size = q.size();
         let (k, b) = (size[0], size[1]);
-        let x = obs.unsqueeze(1);
-        let w1 = self
-            .hyper_w1
-            .forward(p, &x)
-            .abs()
-            .view([k * b, self.n, self.e]);
-        let b1 = self.hyper_b1.forward(p, &x).view([k * b, 1, self.e]);
-        let w2 = self.hyper_w2.forward(p, &x).abs().view([k * b, self.e, 1]);
-        let v = self.v.forward(p, &x).view([k * b, 1, 1]);
+        let w1 = hyper[0].abs().view([k * b, self.n, self.e]);
+        let w2 = hyper[1].abs().view([k * b, self.e, 1]);
+        let b1 = hyper[2].view([k * b, 1, self.e]);
+        let v = hyper[3].view([k * b, 1, 1]);
         let qw = q.reshape([k * b, 1, self.n]).bmm(&w1);
         let hidden = match self.bias {
             MixerBias::InsideElu => (qw + b1).elu(),
@@ -261,7 +285,7 @@ mod tests {
                 a_max: 2,
                 n_states: 2,
             };
-            let mut store = ParamStore::new(vec![4, 7], 1, Kind::Double, Device::Cpu, true);
+            let mut store = ParamStore::new(vec![4, 7], 1, Kind::Double, Device::Cpu);
             let mixer = QmixMixer::new(&mut store, &cfg, d);
             store.finish();
             let q =

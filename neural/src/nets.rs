@@ -3,7 +3,8 @@
 //! Every parameter has a leading seed dimension K (and, for per-agent networks, an agent group
 //! dimension G): a linear layer holds `w: [K, G, in, out]`, `b: [K, G, 1, out]` and maps
 //! `x: [K, G, B, in]` to `[K, G, B, out]` with one batched matrix product. Seeds never mix: no
-//! operation reduces over the seed dimension.
+//! operation reduces over the seed dimension. The layers work on any number of seeds: the
+//! learner runs them on chunks of seeds (views of ranges of the seed dimension).
 //!
 //! Initial values are drawn in Rust from the stream `(base seed, seed index, "init/<name>")`
 //! ([`crate::rng`]), so a seed's initial network does not depend on K or on its position.
@@ -18,7 +19,9 @@ use tch::{Device, Kind, Tensor};
 pub struct ParamSpec {
     /// Parameter name (`agent.0.weight`, …).
     pub name: String,
-    /// Offset (in elements) of this parameter inside each seed's row of the flat buffer.
+    /// Offset (in elements) of this parameter inside one seed's parameter vector (the sum of
+    /// the sizes of the parameters created before it). In the flat buffer, the parameter's
+    /// block `[K, shape…]` starts at element `K · offset` (see [`ParamStore`]).
     pub offset: i64,
     /// Per-seed shape.
     pub shape: Vec<i64>,
@@ -33,9 +36,10 @@ impl ParamSpec {
 
 /// Sets the calling thread's x86 MXCSR flags FTZ and DAZ, so denormal floats are flushed to
 /// zero (PyTorch's `torch.set_flush_denormal(True)`). Denormals arise in Adam's second moments
-/// of near-zero gradients and make libtorch's CPU kernels (MKL's `vsSqrt`) up to 40× slower;
-/// flushing changes only values below 1.2e-38 (f32). Threads created afterwards (libtorch's
-/// OpenMP pool) inherit the flags. A no-op on other architectures.
+/// of near-zero gradients and make CPU arithmetic up to 40× slower; flushing changes only
+/// values below 1.2e-38 (f32). Threads created afterwards inherit the flags (POSIX threads
+/// inherit the floating-point environment); the learner's worker threads also set them. A
+/// no-op on other architectures.
 pub fn flush_denormals() {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: `stmxcsr`/`ldmxcsr` read and write the current thread's SSE control register
@@ -49,10 +53,17 @@ pub fn flush_denormals() {
     }
 }
 
-/// Named, seed-batched parameters stored in one flat buffer `[K, P]` (a leaf with gradients
-/// when trainable). Each parameter is a view `[K, shape…]` of a column range; views are taken
-/// afresh for every forward pass ([`ParamStore::views`]), so gradients land in one `[K, P]`
-/// tensor and the optimiser and per-seed clipping are a handful of operations.
+/// Named, seed-batched parameters stored in one flat buffer of `K · P` elements,
+/// *parameter-major*: parameter `i` occupies the contiguous block `[K, shape_i…]` starting at
+/// element `K · offset_i`. Every per-parameter view, and every view of a range of seeds of a
+/// parameter (a chunk, see [`ParamStore::rows`]), is therefore contiguous: layers reshape
+/// their weights `[K, G, in, out]` to `[K·G, in, out]` without copying, and the optimiser
+/// state (`m`, `v`, same layout) is updated in place row by row.
+///
+/// The buffer itself never records gradients. Training uses *leaves*
+/// ([`ParamStore::leaves`]): detached views of a range of seeds, created once, that require
+/// gradients; autograd returns one gradient per leaf and the optimiser writes the new values
+/// through the shared storage.
 pub struct ParamStore {
     specs: Vec<ParamSpec>,
     pending: Vec<Vec<f64>>,
@@ -62,19 +73,12 @@ pub struct ParamStore {
     seed_indices: Vec<usize>,
     kind: Kind,
     device: Device,
-    trainable: bool,
     width: i64,
 }
 
 impl ParamStore {
     /// An empty store for the seeds with indices `seed_indices` (K = their number).
-    pub fn new(
-        seed_indices: Vec<usize>,
-        base_seed: u64,
-        kind: Kind,
-        device: Device,
-        trainable: bool,
-    ) -> Self {
+    pub fn new(seed_indices: Vec<usize>, base_seed: u64, kind: Kind, device: Device) -> Self {
         ParamStore {
             specs: Vec::new(),
             pending: Vec::new(),
@@ -84,7 +88,6 @@ impl ParamStore {
             seed_indices,
             kind,
             device,
-            trainable,
             width: 0,
         }
     }
@@ -140,26 +143,15 @@ impl ParamStore {
         if self.flat.is_some() {
             return;
         }
-        let k = self.seeds;
-        let p = self.width as usize;
-        let mut all = vec![0.0f64; k * p];
-        for (spec, values) in self.specs.iter().zip(&self.pending) {
-            let n = spec.numel() as usize;
-            let off = spec.offset as usize;
-            for kk in 0..k {
-                all[kk * p + off..kk * p + off + n].copy_from_slice(&values[kk * n..(kk + 1) * n]);
-            }
-        }
-        self.pending.clear();
+        // `pending[i]` is already parameter i's block `[K, numel_i]`, seed-major.
+        let all: Vec<f64> = self.pending.drain(..).flatten().collect();
         let t = Tensor::from_slice(&all)
-            .view([k as i64, self.width])
             .to_kind(self.kind)
-            .to_device(self.device)
-            .set_requires_grad(self.trainable);
+            .to_device(self.device);
         self.flat = Some(t);
     }
 
-    /// The flat buffer `[K, P]`.
+    /// The flat buffer `[K · P]`.
     pub fn flat(&self) -> &Tensor {
         self.flat
             .as_ref()
@@ -173,28 +165,44 @@ impl ParamStore {
             .expect("invariant: ParamStore::finish was called")
     }
 
-    /// Views `[K, shape…]` of every parameter of a `[K, P]` tensor laid out like this store
+    /// Views `[K, shape…]` of every parameter of a `[K · P]` tensor laid out like this store
     /// (the parameters themselves, their gradients or optimiser moments).
-    ///
-    /// One `split_with_sizes` (whose backward is a single concatenation) rather than a
-    /// `narrow` per parameter (whose backwards would each fill a whole `[K, P]` gradient).
     pub fn split(&self, t: &Tensor) -> Vec<Tensor> {
+        self.rows(t, 0, self.seeds)
+    }
+
+    /// Views `[len, shape…]` of seeds `start .. start + len` of every parameter of a
+    /// `[K · P]` tensor laid out like this store. Each view is contiguous.
+    pub fn rows(&self, t: &Tensor, start: usize, len: usize) -> Vec<Tensor> {
         let k = self.seeds as i64;
-        let sizes: Vec<i64> = self.specs.iter().map(ParamSpec::numel).collect();
-        t.split_with_sizes(sizes.as_slice(), 1)
-            .into_iter()
-            .zip(&self.specs)
-            .map(|(part, s)| {
-                let mut shape = vec![k];
+        let (start, len) = (start as i64, len as i64);
+        self.specs
+            .iter()
+            .map(|s| {
+                let n = s.numel();
+                let mut shape = vec![len];
                 shape.extend_from_slice(&s.shape);
-                part.view(shape.as_slice())
+                t.narrow(0, k * s.offset + start * n, len * n)
+                    .view(shape.as_slice())
             })
             .collect()
     }
 
-    /// Fresh views of the parameters (differentiable back to the flat buffer).
+    /// Views of the parameters `[K, shape…]` (no gradients; for evaluation).
     pub fn views(&self) -> Vec<Tensor> {
         self.split(self.flat())
+    }
+
+    /// Leaves for training seeds `start .. start + len`: detached views `[len, shape…]` of the
+    /// flat buffer that require gradients. Updating the buffer in place (the optimiser,
+    /// [`ParamStore::copy_from`], checkpoint loading) updates them.
+    pub fn leaves(&self, start: usize, len: usize) -> Vec<Tensor> {
+        tch::no_grad(|| {
+            self.rows(self.flat(), start, len)
+                .into_iter()
+                .map(|t| t.detach().set_requires_grad(true))
+                .collect()
+        })
     }
 
     /// Copies the values of `src` (same layout) into this store, without recording gradients.
@@ -208,6 +216,7 @@ impl ParamStore {
 }
 
 /// A seed-batched linear layer over G groups: `w: [K, G, in, out]`, `b: [K, G, 1, out]`.
+#[derive(Debug, Clone)]
 pub struct BLinear {
     w: usize,
     b: usize,
@@ -229,6 +238,16 @@ impl BLinear {
             d_in,
             d_out,
         }
+    }
+
+    /// Indices of the weight and the bias in the parameter list.
+    pub fn param_indices(&self) -> (usize, usize) {
+        (self.w, self.b)
+    }
+
+    /// `(groups, in, out)`.
+    pub fn dims(&self) -> (i64, i64, i64) {
+        (self.groups, self.d_in, self.d_out)
     }
 
     /// `x: [K, G, B, in]` → `[K, G, B, out]`, with parameters `p` ([`ParamStore::views`]).
@@ -268,6 +287,11 @@ impl Mlp {
             .map(|(i, w)| BLinear::new(store, &format!("{name}.{i}"), groups, w[0], w[1]))
             .collect();
         Mlp { layers }
+    }
+
+    /// The layers, input first.
+    pub fn layers(&self) -> &[BLinear] {
+        &self.layers
     }
 
     /// Output of the network.
@@ -315,6 +339,21 @@ impl AgentNets {
             shared,
             n_agents,
         }
+    }
+
+    /// The underlying (seed-batched, agent-grouped) network.
+    pub fn mlp(&self) -> &Mlp {
+        &self.mlp
+    }
+
+    /// True for one network shared by the agents (with a one-hot agent id input).
+    pub fn is_shared(&self) -> bool {
+        self.shared
+    }
+
+    /// Number of agents N.
+    pub fn n_agents(&self) -> i64 {
+        self.n_agents
     }
 
     /// `obs: [K, B, S]` → (`q: [K, N, B, A]`, `h: [K, N, B, H]`).

@@ -287,6 +287,8 @@ fn main() {
         }
         _ => {}
     }
+    // `interactive` in place of SECONDS: the interactive work budget, no time limit.
+    let interactive = args.get(1).map(String::as_str) == Some("interactive");
     let secs: f64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10.0);
     let count: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(4);
     // Optional comma-separated list of grids to run, e.g. `2x10,3x6` (default: all).
@@ -312,9 +314,13 @@ fn main() {
         (8, &[3]),
         (12, &[2]),
     ];
-    println!(
-        "time limit {secs} s per game, no evaluation budget, {count} random-int games per grid"
-    );
+    if interactive {
+        println!("interactive work budget, no time limit, {count} random-int games per grid");
+    } else {
+        println!(
+            "time limit {secs} s per game, no evaluation budget, {count} random-int games per grid"
+        );
+    }
     println!(
         "{:<7} {:>8} {:>11} {:>7} {:>9} {:>9} {:>12}  unsolved",
         "grid", "cells", "orderings", "exact", "med s", "max s", "max evals"
@@ -334,11 +340,15 @@ fn main() {
             let mut max_evals = 0;
             let mut unsolved = Vec::new();
             for (name, q) in &list {
-                let opts = QmixOptions {
-                    weights: None,
-                    time_limit: Some(limit),
-                    max_orderings: Some(u64::MAX),
-                    work_budget: None,
+                let opts = if interactive {
+                    QmixOptions::interactive()
+                } else {
+                    QmixOptions {
+                        weights: None,
+                        time_limit: Some(limit),
+                        max_orderings: Some(u64::MAX),
+                        work_budget: None,
+                    }
                 };
                 let start = Instant::now();
                 let r = project_qmix(q, &opts).unwrap();

@@ -337,3 +337,33 @@ fn qtran_ideal(q: &JointTable) -> Result<QtranIdeal> {
         keeps_optimal: t1.cond_4a,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::{builtins, load_builtin};
+
+    /// The default is the interactive QMIX budget: every built-in game is analysed at once,
+    /// exactly except the 21-action game, whose QMIX ideal is labelled heuristic with a lower
+    /// bound.
+    #[test]
+    fn default_options_are_interactive() {
+        assert_eq!(AnalysisOptions::default().qmix, QmixOptions::interactive());
+        assert_eq!(AnalysisOptions::thorough().qmix, QmixOptions::default());
+        for b in builtins() {
+            let game = load_builtin(b.name).unwrap();
+            let a = analyze(&game, &AnalysisOptions::default()).unwrap();
+            for st in &a.states {
+                let m = &st.qmix;
+                if b.name == "twentyone" {
+                    assert!(!m.exact);
+                    assert_eq!(m.method, crate::ideal::qmix::METHOD_LOCAL_SEARCH);
+                    assert!(m.lower_bound.is_some_and(|lb| lb > 0.0 && lb <= m.sse));
+                } else {
+                    assert!(m.exact, "{} state {}: {}", b.name, st.state, m.method);
+                    assert_eq!(m.lower_bound, Some(m.sse));
+                }
+            }
+        }
+    }
+}

@@ -388,6 +388,32 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(8))]
+
+    /// Work budgets (deterministic) down to nothing: the fit is never better than the
+    /// optimum, `exact` only when it is optimal, and any lower bound is below the optimum;
+    /// the same budget gives the same answer.
+    #[test]
+    fn work_budgets_bracket_the_optimum((q, w) in case_on(BNB_SHAPES), budget in 0u64..20_000) {
+        let opts = QmixOptions { weights: w.clone(), work_budget: Some(budget), ..QmixOptions::default() };
+        let r = project_qmix(&q, &opts).unwrap();
+        let wv = w.unwrap_or_else(|| vec![1.0; q.len()]);
+        let opt = brute_projection_sse(&q, &wv);
+        prop_assert!(r.sse >= opt - tol(opt));
+        prop_assert!(is_monotone(&r.q_tot, &r.orders));
+        if r.exact {
+            prop_assert!((r.sse - opt).abs() <= tol(opt));
+        } else {
+            prop_assert_eq!(r.method.as_str(), "local search (heuristic)");
+        }
+        if let Some(lb) = r.lower_bound {
+            prop_assert!(lb <= opt + tol(opt), "bound {} above the optimum {}", lb, opt);
+        }
+        prop_assert_eq!(project_qmix(&q, &opts).unwrap(), r);
+    }
+}
+
 #[test]
 fn paper_numbers() {
     let t1 = JointTable::new(vec![3, 3], vec![8., -12., -12., -12., 0., 0., -12., 0., 0.]).unwrap();

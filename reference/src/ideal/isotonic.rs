@@ -525,9 +525,12 @@ impl<C: Cap> Flow<C> {
         self.level[t] != NONE
     }
 
-    /// Returns the number of phases (breadth-first searches) it took.
+    /// Returns its work: arcs and points scanned per phase (breadth-first search and
+    /// blocking flow) plus the arcs walked by augmentations.
     fn max_flow(&mut self, s: usize, t: usize, eps: C) -> u64 {
         let mut phases = 1;
+        // Arcs walked by augmentations (beyond the one scan of every arc per phase).
+        let mut walked = 0u64;
         while self.bfs(s, t, eps) {
             phases += 1;
             self.iter.clear();
@@ -536,6 +539,7 @@ impl<C: Cap> Flow<C> {
             let mut u = s;
             loop {
                 if u == t {
+                    walked += 2 * self.path.len() as u64;
                     let mut f = C::INF;
                     for &e in &self.path {
                         let c = self.cap[e as usize];
@@ -588,7 +592,7 @@ impl<C: Cap> Flow<C> {
                 }
             }
         }
-        phases
+        phases * (self.to.len() + self.head.len()) as u64 + walked
     }
 }
 
@@ -802,13 +806,18 @@ impl IsotonicSolver {
         self.combo.clear();
         self.counts.clear();
         self.counts.resize(n_parts + 1, 0);
-        for _ in 0..n {
-            let id = (0..nag)
-                .filter(|i| !constrained.contains(i))
-                .fold(0, |id, i| id * shape[i] + self.coords[i]);
-            self.combo.push(id);
-            self.counts[id + 1] += 1;
-            increment(&mut self.coords[..nag], shape);
+        if n_parts == 1 {
+            self.combo.resize(n, 0);
+            self.counts[1] = n;
+        } else {
+            let free: Vec<usize> = (0..nag).filter(|i| !constrained.contains(i)).collect();
+            self.work += (n * free.len()) as u64;
+            for _ in 0..n {
+                let id = free.iter().fold(0, |id, &i| id * shape[i] + self.coords[i]);
+                self.combo.push(id);
+                self.counts[id + 1] += 1;
+                increment(&mut self.coords[..nag], shape);
+            }
         }
         for p in 0..n_parts {
             self.counts[p + 1] += self.counts[p];
@@ -901,6 +910,7 @@ impl IsotonicSolver {
             }
             let mut dag = std::mem::take(&mut self.dag);
             let built = dag.set_product(shape, &factors);
+            self.work += dag.n_edges() as u64;
             if built.is_ok() {
                 self.dispatch(Oracle::Flow(&dag), obs, x);
             }
@@ -1057,8 +1067,7 @@ impl IsotonicSolver {
                 }
             }
         }
-        let phases = flow.max_flow(s, t, eps);
-        self.work += phases * (flow.to.len() as u64 + size as u64);
+        self.work += flow.max_flow(s, t, eps);
         // The points still reachable from s form the minimal source side: the upper set.
         self.in_upper.clear();
         let mut gain = C::ZERO;
