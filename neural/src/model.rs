@@ -99,16 +99,20 @@ impl QmixMixer {
     pub fn mix(&self, q: &Tensor, hyper: &[Tensor; 4]) -> Tensor {
         let size = q.size();
         let (k, b) = (size[0], size[1]);
+        // The products are 1 × N by N × E and 1 × E by E × 1 per sample: written as
+        // broadcast products and sums (libtorch's batched product runs a scalar loop per
+        // matrix this small, the costliest part of a QMIX step before).
         let w1 = hyper[0].abs().view([k * b, self.n, self.e]);
-        let w2 = hyper[1].abs().view([k * b, self.e, 1]);
-        let b1 = hyper[2].view([k * b, 1, self.e]);
-        let v = hyper[3].view([k * b, 1, 1]);
-        let qw = q.reshape([k * b, 1, self.n]).bmm(&w1);
+        let w2 = hyper[1].abs().view([k * b, self.e]);
+        let b1 = hyper[2].view([k * b, self.e]);
+        let v = hyper[3].view([k * b]);
+        let qw =
+            (q.reshape([k * b, self.n, 1]) * w1).sum_dim_intlist([1i64].as_slice(), false, None);
         let hidden = match self.bias {
             MixerBias::InsideElu => (qw + b1).elu(),
             MixerBias::AfterElu => qw.elu() + b1,
         };
-        (hidden.bmm(&w2) + v).view([k, b])
+        ((hidden * w2).sum_dim_intlist([1i64].as_slice(), false, None) + v).view([k, b])
     }
 }
 

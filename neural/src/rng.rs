@@ -5,15 +5,13 @@
 //! trained together or on the seed's position in the batch, which is what makes seed `j` of a
 //! K = 64 run the same as seed `j` run alone, and every run reproducible.
 //!
-//! The generator is SplitMix64 (Steele, Lea & Flood 2014): a 64-bit counter passed through a
-//! bijective mixer. It passes BigCrush and its state is one `u64`, so it checkpoints trivially.
+//! The generator is the reference's SplitMix64 ([`reference::rng`]): a 64-bit counter passed
+//! through a bijective mixer. It passes BigCrush and its state is one `u64`, so it checkpoints
+//! trivially.
 
-/// The SplitMix64 output mixer (a bijection on `u64`).
-pub fn mix64(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
+pub use reference::rng::mix64;
+use reference::rng::SplitMix64;
+use reference::rng::GOLDEN;
 
 /// FNV-1a hash of a purpose label.
 fn hash_label(label: &str) -> u64 {
@@ -25,13 +23,11 @@ fn hash_label(label: &str) -> u64 {
     h
 }
 
-/// A SplitMix64 stream.
+/// A keyed SplitMix64 stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rng {
-    state: u64,
+    inner: SplitMix64,
 }
-
-const GOLDEN: u64 = 0x9e37_79b9_7f4a_7c15;
 
 impl Rng {
     /// The stream for `(base, seed_index, purpose)`.
@@ -39,28 +35,29 @@ impl Rng {
         let k = mix64(base ^ GOLDEN)
             ^ mix64(seed_index.wrapping_add(0x632b_e59b_d9b4_e019)).rotate_left(17)
             ^ mix64(hash_label(purpose)).rotate_left(41);
-        Rng { state: mix64(k) }
+        Rng::from_state(mix64(k))
     }
 
     /// A stream resumed from a saved state.
     pub fn from_state(state: u64) -> Self {
-        Rng { state }
+        Rng {
+            inner: SplitMix64::new(state),
+        }
     }
 
     /// The current state (for checkpoints).
     pub fn state(&self) -> u64 {
-        self.state
+        self.inner.state()
     }
 
     /// Next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(GOLDEN);
-        mix64(self.state)
+        self.inner.next_u64()
     }
 
     /// Uniform in `[0, 1)` with 53 random bits.
     pub fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+        self.inner.unit()
     }
 
     /// Uniform integer in `0..n` (`n ≥ 1`), without modulo bias (Lemire's method).

@@ -38,7 +38,7 @@ fn quick(method: Method, seeds: usize, steps: usize) -> TrainConfig {
 /// 2 500 steps); any other additive table is off by O(1) in some entry.
 #[test]
 fn vdn_converges_to_the_exact_vdn_projection() {
-    let mut rng = TestRng(11);
+    let mut rng = TestRng::new(11);
     for shape in [vec![3, 3], vec![2, 4], vec![2, 2, 2]] {
         let game = random_unique_game(&mut rng, &shape, 0.5);
         let (data, exact, run) = train(&game, &quick(Method::Vdn, 8, 2500));
@@ -71,7 +71,7 @@ fn vdn_fails_the_qtran_game_as_its_projection_does() {
 /// the only tolerance is the reference's relative tie tolerance (1e-9).
 #[test]
 fn qmix_respects_the_exact_bound_and_is_monotone() {
-    let mut rng = TestRng(5);
+    let mut rng = TestRng::new(5);
     let games = vec![
         paper_table1(),
         random_unique_game(&mut rng, &[3, 3], 0.5),
@@ -167,7 +167,7 @@ fn qtran_solves_the_qtran_game() {
 /// because random games have near-optimal runners-up within 1 that Q_jt must separate).
 #[test]
 fn qtran_finds_unique_optima_of_random_games() {
-    let mut rng = TestRng(23);
+    let mut rng = TestRng::new(23);
     for g in 0..2 {
         let game = random_unique_game(&mut rng, &[3, 3], 1.0);
         for m in [Method::QtranBase, Method::QtranAlt] {

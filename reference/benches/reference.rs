@@ -19,28 +19,16 @@ use reference::ideal::qmix::{project_qmix, QmixOptions};
 use reference::ideal::vdn::project_vdn;
 use reference::io::factorization::{LearnedFactorization, LearnedState};
 use reference::io::library::{builtins, load_builtin};
+use reference::rng::SplitMix64;
 use reference::verify::check;
 use reference::JointTable;
 use std::time::Duration;
 
-/// SplitMix64, for reproducible random games.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
 /// A random integer game of `shape`, payoffs uniform in −10..=10.
 fn random_game(shape: &[usize], seed: u64) -> JointTable {
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix64::new(seed);
     let n: usize = shape.iter().product();
-    let v = (0..n).map(|_| (rng.next() % 21) as f64 - 10.0).collect();
+    let v = (0..n).map(|_| rng.below(21) as f64 - 10.0).collect();
     JointTable::new(shape.to_vec(), v).expect("valid shape")
 }
 

@@ -11,26 +11,13 @@
 //! ```
 
 use reference::ideal::qmix::{orderings_total, project_qmix, QmixOptions};
+use reference::rng::SplitMix64 as Rng;
 use reference::JointTable;
 use std::time::{Duration, Instant};
 
-/// SplitMix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn int(&mut self, lo: i64, hi: i64) -> f64 {
-        (lo + (self.next() % (hi - lo + 1) as u64) as i64) as f64
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
+/// A uniform random integer in `lo..=hi`, as `f64`.
+fn int(rng: &mut Rng, lo: i64, hi: i64) -> f64 {
+    (lo + rng.below((hi - lo + 1) as u64) as i64) as f64
 }
 
 /// The 21-action game of the QTRAN paper (re-implementation's formula, see DOMAIN.md) on the
@@ -47,7 +34,7 @@ fn games(agents: usize, actions: usize, count: usize, rng: &mut Rng) -> Vec<(Str
     let shape = vec![actions; agents];
     let mut out = Vec::new();
     for g in 0..count {
-        let t = JointTable::from_fn(shape.clone(), |_| rng.int(-20, 20)).unwrap();
+        let t = JointTable::from_fn(shape.clone(), |_| int(rng, -20, 20)).unwrap();
         out.push((format!("random-int-{g}"), t));
     }
     for g in 0..count.div_ceil(2) {
@@ -115,20 +102,11 @@ fn bench_isotonic(rng: &mut Rng) {
                         if real {
                             rng.unit() * 40.0 - 20.0
                         } else {
-                            rng.int(-20, 20)
+                            int(rng, -20, 20)
                         }
                     })
                     .collect();
-                let orders: Vec<Vec<usize>> = shape
-                    .iter()
-                    .map(|&m| {
-                        let mut o: Vec<usize> = (0..m).collect();
-                        for k in (1..m).rev() {
-                            o.swap(k, (rng.next() % (k as u64 + 1)) as usize);
-                        }
-                        o
-                    })
-                    .collect();
+                let orders: Vec<Vec<usize>> = shape.iter().map(|&m| rng.permutation(m)).collect();
                 let dag = Dag::product_of_chains(&shape, &orders).unwrap();
                 cases.push((Observations::new(y, None).unwrap(), dag, orders));
             }
@@ -266,7 +244,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("iso") => {
-            bench_isotonic(&mut Rng(1));
+            bench_isotonic(&mut Rng::new(1));
             return;
         }
         Some("budgets") => {
@@ -325,7 +303,7 @@ fn main() {
         "{:<7} {:>8} {:>11} {:>7} {:>9} {:>9} {:>12}  unsolved",
         "grid", "cells", "orderings", "exact", "med s", "max s", "max evals"
     );
-    let mut rng = Rng(0x0051_AB1E);
+    let mut rng = Rng::new(0x0051_AB1E);
     for &(agents, actions_list) in grids {
         for &actions in actions_list {
             let list = games(agents, actions, count, &mut rng);

@@ -20,6 +20,7 @@ pub mod io;
 pub mod multistep;
 pub mod optimal;
 pub mod qtran;
+pub mod rng;
 pub mod table;
 pub mod tol;
 pub mod verify;

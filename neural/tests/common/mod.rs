@@ -66,25 +66,14 @@ pub fn two_step() -> Game {
     }
 }
 
-/// A small deterministic generator for random test games (SplitMix64).
-pub struct TestRng(pub u64);
-
-impl TestRng {
-    /// Uniform in [0, 1).
-    pub fn uniform(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
+/// The deterministic generator for random test games.
+pub use reference::rng::SplitMix64 as TestRng;
 
 /// A random matrix game with payoffs uniform in [−10, 10] and a unique optimum (the best
 /// joint action is raised so that it beats the runner-up by at least `gap`).
 pub fn random_unique_game(rng: &mut TestRng, shape: &[usize], gap: f64) -> Game {
     let n: usize = shape.iter().product();
-    let mut v: Vec<f64> = (0..n).map(|_| rng.uniform() * 20.0 - 10.0).collect();
+    let mut v: Vec<f64> = (0..n).map(|_| rng.unit() * 20.0 - 10.0).collect();
     let (best, _) = v
         .iter()
         .enumerate()

@@ -106,6 +106,7 @@
 
 use super::isotonic::{check_permutation, Dag, IsotonicSolver, Observations};
 use crate::error::{Error, Result};
+use crate::rng::SplitMix64;
 use crate::table::JointTable;
 use crate::tol;
 use std::time::{Duration, Instant};
@@ -1378,19 +1379,6 @@ fn move_element(order: &mut [usize], from: usize, to: usize) {
     }
 }
 
-/// SplitMix64, for deterministic random starts.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
 /// Agent `i`'s actions sorted by `key` ascending (ties by index).
 fn order_by(m: usize, key: impl Fn(usize) -> f64) -> Vec<usize> {
     let keys: Vec<f64> = (0..m).map(key).collect();
@@ -1440,20 +1428,9 @@ fn multi_start_local_search(p: &mut Problem) -> Result<(Vec<Vec<usize>>, f64)> {
             })
             .collect(),
     );
-    let mut rng = SplitMix(0x51AB_1E5E_ED00_0001);
+    let mut rng = SplitMix64::new(0x51AB_1E5E_ED00_0001);
     for _ in 0..RANDOM_STARTS {
-        starts.push(
-            shape
-                .iter()
-                .map(|&m| {
-                    let mut o: Vec<usize> = (0..m).collect();
-                    for k in (1..m).rev() {
-                        o.swap(k, (rng.next() % (k as u64 + 1)) as usize);
-                    }
-                    o
-                })
-                .collect(),
-        );
+        starts.push(shape.iter().map(|&m| rng.permutation(m)).collect());
     }
     let mut unique: Vec<Vec<Vec<usize>>> = Vec::with_capacity(starts.len());
     for start in starts {
@@ -1493,10 +1470,10 @@ fn multi_start_local_search(p: &mut Problem) -> Result<(Vec<Vec<usize>>, f64)> {
             }
             let mut kicked = best.orders.clone();
             for _ in 0..2 + round % (ILS_KICK_MOVES - 1) {
-                let i = movable[(rng.next() % movable.len() as u64) as usize];
+                let i = movable[(rng.next_u64() % movable.len() as u64) as usize];
                 let m = shape[i] as u64;
-                let from = (rng.next() % m) as usize;
-                let to = (rng.next() % m) as usize;
+                let from = (rng.next_u64() % m) as usize;
+                let to = (rng.next_u64() % m) as usize;
                 move_element(&mut kicked[i], from, to);
             }
             let d = local_search(p, kicked)?;
@@ -1949,7 +1926,7 @@ mod tests {
     /// agents have several groups.
     #[test]
     fn group_bounds_are_below_every_completion() {
-        let mut rng = SplitMix(77);
+        let mut rng = SplitMix64::new(77);
         let shapes: [&[usize]; 6] = [
             &[5, 5],
             &[2, 6],
@@ -1962,10 +1939,10 @@ mod tests {
         for shape in shapes {
             let nag = shape.len();
             for case in 0..16 {
-                let q =
-                    JointTable::from_fn(shape.to_vec(), |_| (rng.next() % 9) as f64 - 4.0).unwrap();
+                let q = JointTable::from_fn(shape.to_vec(), |_| (rng.next_u64() % 9) as f64 - 4.0)
+                    .unwrap();
                 let weights: Option<Vec<f64>> = (case % 3 == 1)
-                    .then(|| (0..q.len()).map(|_| (rng.next() % 3) as f64).collect());
+                    .then(|| (0..q.len()).map(|_| (rng.next_u64() % 3) as f64).collect());
                 if weights
                     .as_ref()
                     .is_some_and(|w| w.iter().sum::<f64>() <= 0.0)
@@ -1974,29 +1951,22 @@ mod tests {
                 }
                 let obs = observations(&q, weights.as_deref()).unwrap();
                 let mut p = Problem::new(shape.to_vec(), obs, Limits::NONE);
-                let random_order = |rng: &mut SplitMix, m: usize| {
-                    let mut o: Vec<usize> = (0..m).collect();
-                    for k in (1..m).rev() {
-                        o.swap(k, (rng.next() % (k as u64 + 1)) as usize);
-                    }
-                    o
-                };
                 let incumbent: Vec<Vec<usize>> =
-                    shape.iter().map(|&m| random_order(&mut rng, m)).collect();
+                    shape.iter().map(|&m| rng.permutation(m)).collect();
                 p.prepare_groups(&incumbent).unwrap();
                 // A node: agent i being built (prefix of 1..m−1 actions), earlier agents
                 // complete, later ones free (single-action agents are always complete).
                 let buildable: Vec<usize> = (0..nag).filter(|&i| shape[i] > 1).collect();
-                let i = buildable[(rng.next() % buildable.len() as u64) as usize];
+                let i = buildable[(rng.next_u64() % buildable.len() as u64) as usize];
                 let mut prefixes: Vec<Vec<usize>> = (0..nag)
                     .map(|j| match j.cmp(&i) {
-                        std::cmp::Ordering::Less => random_order(&mut rng, shape[j]),
+                        std::cmp::Ordering::Less => rng.permutation(shape[j]),
                         _ if shape[j] == 1 => vec![0],
                         _ => vec![],
                     })
                     .collect();
-                let order_i = random_order(&mut rng, shape[i]);
-                let k = 1 + (rng.next() % (shape[i] as u64 - 1)) as usize;
+                let order_i = rng.permutation(shape[i]);
+                let k = 1 + (rng.next_u64() % (shape[i] as u64 - 1)) as usize;
                 prefixes[i] = order_i[..k].to_vec();
                 // Brute force: every completion.
                 let mut best = f64::INFINITY;
