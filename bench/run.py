@@ -268,10 +268,9 @@ def run_analyze(repeats=21):
     subprocess.run(["cargo", "build", "--release", "-p", "qfactor"], cwd=ROOT, check=True,
                    stdout=sys.stderr)
     exe = os.path.join(target_dir(), "release", "qfactor")
-    games = subprocess.run([exe, "games"], cwd=ROOT, check=True, capture_output=True,
+    games = subprocess.run([exe, "games", "--json"], cwd=ROOT, check=True, capture_output=True,
                            text=True).stdout
-    names = [l.split()[0] for l in games.splitlines()
-             if l.strip() and not l.startswith((" ", "#", "name", "-")) and l.split()[0].islower()]
+    names = [g["name"] for g in json.loads(games)]
     out = []
     for name in names:
         times = []
@@ -339,6 +338,24 @@ def run_reference():
     return out
 
 
+def merge_saved(rows, games, methods, ks):
+    """The saved runs of every (game, method, device) not measured now, followed by the new
+    runs; the games, methods and seed counts of the union, in the default order."""
+    path = os.path.join(RESULTS, "neural.json")
+    if not os.path.exists(path):
+        return rows, games, methods, ks
+    with open(path) as f:
+        saved = json.load(f)["runs"]
+    fresh = {(r["game"], r["method"], r["device"]) for r in rows}
+    kept = [r for r in saved if (r["game"], r["method"], r["device"]) not in fresh]
+    rows = kept + rows
+    games = [g for g in GAMES if any(r["game"] == g for r in rows)]
+    methods = [m for m in METHODS if any(r["method"] == m for r in rows)]
+    ks = sorted({r["seeds"] for r in rows if r["impl"] == "qfactor"})
+    log(f"merged {len(kept)} saved runs with {len(rows) - len(kept)} new ones")
+    return rows, games, methods, ks
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=3)
@@ -348,10 +365,15 @@ def main():
     ap.add_argument("--devices", default="cpu")
     ap.add_argument("--quick", action="store_true", help="K = 1 and 1024, one repeat, a third of the steps")
     ap.add_argument("--no-baseline", action="store_true")
-    ap.add_argument("--no-reference", action="store_true")
+    ap.add_argument("--no-reference", action="store_true",
+                    help="skip the reference: analyze end to end and criterion")
+    ap.add_argument("--no-criterion", action="store_true", help="skip the criterion benchmarks")
     ap.add_argument("--no-neural", action="store_true")
     ap.add_argument("--markdown", default=os.path.join(ROOT, "BENCHMARKS.md"))
     ap.add_argument("--from-json", help="regenerate BENCHMARKS.md from a saved neural.json, measure nothing")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the saved measurements (bench/results/neural.json) of every game, "
+                         "method and device not measured now, and regenerate the tables from all")
     args = ap.parse_args()
     if args.quick:
         args.repeats = 1
@@ -404,6 +426,8 @@ def main():
                                 f"{r['seed_steps_per_cpu_s']:.0f} per CPU-s, RSS {r['max_rss_mb']:.0f} MiB")
             load.append(loadavg())
         info = machine(peak)
+        if args.merge:
+            rows, games, methods, ks = merge_saved(rows, games, methods, ks)
     if args.from_json or not args.no_neural:
         groups = {}
         for r in rows:
@@ -431,6 +455,7 @@ def main():
         with open(os.path.join(RESULTS, "analyze.json"), "w") as f:
             json.dump(ana, f, indent=1)
         sections["analyze"] = analyze_table(ana)
+    if not (args.no_reference or args.no_criterion):
         ref = run_reference()
         with open(os.path.join(RESULTS, "reference.json"), "w") as f:
             json.dump(ref, f, indent=1)

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use reference::analysis::{analyze, Analysis, AnalysisOptions, StateAnalysis};
-use reference::ideal::qmix::QmixOptions;
+use reference::ideal::qmix::{QmixBudget, QmixOptions};
 
 use crate::render::{joint_list, render, TableView};
 
@@ -27,8 +27,13 @@ pub struct AnalyzeArgs {
     /// Weights over joint actions for the projections (long CSV: agent columns, `weight`).
     #[arg(long, value_name = "FILE")]
     weights: Option<PathBuf>,
-    /// Time limit in seconds for the exact QMIX search per state; beyond it the best ordering
-    /// found is reported with `"exact": false`.
+    /// Work budget of the exact QMIX search per state: `interactive` (milliseconds; games up
+    /// to about 2 agents × 7 actions stay exact), `full` (seconds), or a number of work units.
+    /// A search cut short reports its best ordering with `"exact": false` and a certified
+    /// lower bound.
+    #[arg(long, value_name = "BUDGET", default_value = "interactive", value_parser = parse_budget)]
+    qmix_budget: QmixBudget,
+    /// Time limit in seconds for the exact QMIX search per state, on top of the budget.
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     qmix_time_limit: f64,
     /// Also draw the payoff and every exact ideal as heatmaps into this PNG file.
@@ -37,6 +42,10 @@ pub struct AnalyzeArgs {
     /// Replace an existing --png file.
     #[arg(long)]
     force: bool,
+}
+
+fn parse_budget(text: &str) -> std::result::Result<QmixBudget, String> {
+    text.parse().map_err(|e: reference::Error| e.to_string())
 }
 
 /// Runs the analysis.
@@ -55,7 +64,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
         weights,
         qmix: QmixOptions {
             time_limit: Some(Duration::from_secs_f64(args.qmix_time_limit)),
-            ..QmixOptions::default()
+            ..QmixOptions::with_budget(args.qmix_budget)
         },
     };
     if let Some(path) = &args.png {

@@ -153,6 +153,28 @@ fn every_builtin_game_analyzes_with_the_schema() {
     }
 }
 
+/// The QMIX search's budget: by default the 21-action game is answered at once, labelled
+/// heuristic with a certified lower bound; `full` searches longer and is never worse; a bad
+/// budget is a usage error (exit 2).
+#[test]
+fn qmix_budget_labels_heuristic_answers() {
+    let quick = json(&["analyze", "twentyone", "--json"]);
+    let full = json(&["analyze", "twentyone", "--json", "--qmix-budget", "full"]);
+    let (q, fl) = (&quick["states"][0]["qmix"], &full["states"][0]["qmix"]);
+    for m in [q, fl] {
+        assert_eq!(m["exact"], Value::Bool(false));
+        assert_eq!(m["method"], "local search (heuristic)");
+        let lb = f(&m["lower_bound"]);
+        assert!(lb > 0.0 && lb <= f(&m["sse"]), "{m}");
+    }
+    assert!(f(&fl["sse"]) <= f(&q["sse"]) + 1e-9);
+    let exact = json(&["analyze", "paper-table1", "--json", "--qmix-budget", "2e6"]);
+    assert_eq!(exact["states"][0]["qmix"]["exact"], Value::Bool(true));
+    let bad = qfactor(&["analyze", "paper-table1", "--qmix-budget", "lots"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--qmix-budget"));
+}
+
 #[test]
 fn penalty_game_is_not_igm_factorizable() {
     let a = json(&["analyze", "penalty", "--json"]);
