@@ -338,6 +338,32 @@ def run_reference():
     return out
 
 
+MEMORY_STEPS = [100, 1000, 10_000, 20_000]
+
+
+def run_memory(exe):
+    """Peak resident memory against the number of steps (16 seeds, one thread, one process
+    per run): it should grow only while the replay buffers fill (10 000 transitions each)."""
+    out = []
+    for method in ["vdn", "qmix", "qtran-base"]:
+        for steps in MEMORY_STEPS:
+            r = run_json([exe, "--method", method, "--seeds", "16", "--threads", "1",
+                          "--steps", str(steps)], timeout=1800)
+            out.append({"method": method, "steps": steps, "max_rss_mb": r["max_rss_mb"]})
+            log(f"memory {method} {steps} steps: {r['max_rss_mb']:.1f} MiB")
+    return out
+
+
+def memory_table(rows):
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    head = "| method (K = 16, paper-table1) | " + " | ".join(f"{s:,} steps" for s in MEMORY_STEPS) + " |"
+    lines = [head, "|---|" + "---:|" * len(MEMORY_STEPS)]
+    for m in methods:
+        cells = {r["steps"]: r["max_rss_mb"] for r in rows if r["method"] == m}
+        lines.append(f"| {m} | " + " | ".join(f"{cells[s]:.1f} MiB" for s in MEMORY_STEPS) + " |")
+    return "\n".join(lines)
+
+
 def merge_saved(rows, games, methods, ks):
     """The saved runs of every (game, method, device) not measured now, followed by the new
     runs; the games, methods and seed counts of the union, in the default order."""
@@ -368,6 +394,7 @@ def main():
     ap.add_argument("--no-reference", action="store_true",
                     help="skip the reference: analyze end to end and criterion")
     ap.add_argument("--no-criterion", action="store_true", help="skip the criterion benchmarks")
+    ap.add_argument("--no-memory", action="store_true", help="skip peak memory against steps")
     ap.add_argument("--no-neural", action="store_true")
     ap.add_argument("--markdown", default=os.path.join(ROOT, "BENCHMARKS.md"))
     ap.add_argument("--from-json", help="regenerate BENCHMARKS.md from a saved neural.json, measure nothing")
@@ -449,6 +476,14 @@ def main():
         sections["flops"] = flops_table(rows, games, methods, info)
         if any(r["impl"] == "pytorch" for r in rows):
             sections["baseline"] = baseline_tables(summary, games, methods, ks)
+
+    if not (args.from_json or args.no_memory):
+        subprocess.run(["cargo", "build", "--release", "-p", "qfactor-neural", "--example", "bench"],
+                       cwd=ROOT, check=True, stdout=sys.stderr)
+        mem = run_memory(os.path.join(target_dir(), "release", "examples", "bench"))
+        with open(os.path.join(RESULTS, "memory.json"), "w") as f:
+            json.dump(mem, f, indent=1)
+        sections["memory"] = memory_table(mem)
 
     if not args.no_reference:
         ana = run_analyze()

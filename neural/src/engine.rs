@@ -23,17 +23,25 @@ use std::ops::Add;
 use tch::{Device, Kind, Tensor};
 
 /// Element types the engine runs on.
-pub trait Real: Element + Add<Output = Self> {
+pub trait Real: Element + Add<Output = Self> + Into<f64> {
     /// The libtorch kind of this type.
     const KIND: Kind;
+    /// Rounds an f64 to this type.
+    fn from_f64(x: f64) -> Self;
 }
 
 impl Real for f32 {
     const KIND: Kind = Kind::Float;
+    fn from_f64(x: f64) -> f32 {
+        x as f32
+    }
 }
 
 impl Real for f64 {
     const KIND: Kind = Kind::Double;
+    fn from_f64(x: f64) -> f64 {
+        x
+    }
 }
 
 /// Checks that `t` is a contiguous CPU tensor of `T`s.
@@ -48,7 +56,7 @@ fn check<T: Real>(t: &Tensor) {
 ///
 /// # Safety
 /// No mutable access to `t`'s memory may happen while the slice is alive.
-unsafe fn slice<T: Real>(t: &Tensor) -> &[T] {
+pub(crate) unsafe fn slice<T: Real>(t: &Tensor) -> &[T] {
     check::<T>(t);
     if t.numel() == 0 {
         return &[];
@@ -61,7 +69,7 @@ unsafe fn slice<T: Real>(t: &Tensor) -> &[T] {
 /// # Safety
 /// No other access to `t`'s memory may happen while the slice is alive.
 #[allow(clippy::mut_from_ref)]
-unsafe fn slice_mut<T: Real>(t: &Tensor) -> &mut [T] {
+pub(crate) unsafe fn slice_mut<T: Real>(t: &Tensor) -> &mut [T] {
     check::<T>(t);
     if t.numel() == 0 {
         return &mut [];

@@ -19,8 +19,9 @@
 //! for every agent's counterfactual head (averaged over agents).
 
 use crate::config::{Method, Precision, TrainConfig};
-use crate::engine::{MlpEngine, Real, Workspace};
-use crate::model::{Dims, Mixer, Model};
+use crate::engine::{slice, slice_mut, MlpEngine, Real, Workspace};
+use crate::mixing::{qmix_td_loss, MixDims, MixGrads, MixInputs};
+use crate::model::{Dims, Mixer, Model, QmixMixer};
 use crate::nets::ParamStore;
 use crate::optim::{self, Optimiser, StepCoefs};
 use crate::rng::Rng;
@@ -526,6 +527,12 @@ impl Ctx<'_> {
                 out.set_requires_grad(true)
             })
             .collect();
+        if let Mixer::Qmix(m) = &self.online.mixer {
+            let all_by_engine = (0..chunk.params.len()).all(|i| chunk.engine_grads[i].defined());
+            if self.cfg.method == Method::Qmix && hyper.len() == 4 && all_by_engine {
+                return self.qmix_engine_pass(engines, chunk, b, ws, m, &q, &hyper);
+            }
+        }
         let q = q.set_requires_grad(true);
         let h = h.map(|h| h.set_requires_grad(true));
         let hyper4: Option<[Tensor; 4]> = (hyper.len() == 4).then(|| {
@@ -582,6 +589,79 @@ impl Ctx<'_> {
                     torch_grads.next().unwrap_or_default()
                 }
             })
+            .collect();
+        Ok((per_seed, grads))
+    }
+
+    /// The rest of a QMIX step when the engine runs every network: the mixing network and the
+    /// TD loss forward and backward in Rust ([`crate::mixing`]), then the engine's backward
+    /// passes. Only the targets (no gradients) go through libtorch.
+    #[allow(clippy::too_many_arguments)]
+    fn qmix_engine_pass<T: Real>(
+        &self,
+        engines: &Engines,
+        chunk: &Chunk,
+        b: &Batch,
+        ws: &mut [Workspace<T>],
+        mixer: &QmixMixer,
+        q: &Tensor,
+        hyper: &[Tensor],
+    ) -> Result<(Tensor, Vec<Tensor>)> {
+        let size = q.size();
+        let d = MixDims {
+            seeds: size[0] as usize,
+            agents: size[1] as usize,
+            batch: size[2] as usize,
+            actions: size[3] as usize,
+            embed: mixer.embed(),
+        };
+        let y = self.targets(chunk, b).contiguous();
+        let u = b.u.contiguous();
+        let dq = q.empty_like();
+        let dhyper: Vec<Tensor> = hyper.iter().map(Tensor::empty_like).collect();
+        // SAFETY: every tensor here is a distinct contiguous CPU tensor of `T` (checked), and
+        // no other reference to their memory exists while the slices live.
+        let losses = unsafe {
+            let u_slice = std::slice::from_raw_parts(u.data_ptr() as *const i64, u.numel());
+            assert_eq!(u.kind(), Kind::Int64, "actions are i64");
+            qmix_td_loss(
+                d,
+                mixer.bias(),
+                &MixInputs {
+                    q: slice::<T>(q),
+                    u: u_slice,
+                    w1: slice::<T>(&hyper[0]),
+                    w2: slice::<T>(&hyper[1]),
+                    b1: slice::<T>(&hyper[2]),
+                    v: slice::<T>(&hyper[3]),
+                    y: slice::<T>(&y),
+                },
+                &mut MixGrads {
+                    q: slice_mut::<T>(&dq),
+                    w1: slice_mut::<T>(&dhyper[0]),
+                    w2: slice_mut::<T>(&dhyper[1]),
+                    b1: slice_mut::<T>(&dhyper[2]),
+                    v: slice_mut::<T>(&dhyper[3]),
+                },
+            )
+        };
+        let (ws_agents, ws_mixer) = ws.split_at_mut(1);
+        engines.agents.backward(
+            &mut ws_agents[0],
+            &chunk.params,
+            &b.obs,
+            &dq,
+            None,
+            &chunk.engine_grads,
+        );
+        for ((e, w), dh) in engines.mixer.iter().zip(ws_mixer.iter_mut()).zip(&dhyper) {
+            e.backward(w, &chunk.params, &b.obs, dh, None, &chunk.engine_grads);
+        }
+        let per_seed = Tensor::from_slice(&losses).to_kind(self.kind);
+        let grads = chunk
+            .engine_grads
+            .iter()
+            .map(Tensor::shallow_clone)
             .collect();
         Ok((per_seed, grads))
     }

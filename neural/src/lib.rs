@@ -22,6 +22,7 @@ pub mod cost;
 pub mod engine;
 pub mod kernels;
 pub mod learner;
+pub mod mixing;
 pub mod model;
 pub mod nets;
 pub mod optim;

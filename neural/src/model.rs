@@ -66,6 +66,16 @@ impl QmixMixer {
         }
     }
 
+    /// Where the biases go.
+    pub fn bias(&self) -> MixerBias {
+        self.bias
+    }
+
+    /// The mixing width `E`.
+    pub fn embed(&self) -> usize {
+        self.e as usize
+    }
+
     /// `q: [K, B, N]` (the chosen agents' values), `obs: [K, B, S]` → `Q_tot: [K, B]`.
     pub fn forward(&self, p: &[Tensor], q: &Tensor, obs: &Tensor) -> Tensor {
         self.mix(q, &self.hyper(p, obs))

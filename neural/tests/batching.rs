@@ -6,7 +6,7 @@
 mod common;
 
 use common::{tiny, two_step};
-use neural::config::{Method, TrainConfig};
+use neural::config::{Method, MixerBias, TrainConfig};
 use neural::learner::Learner;
 use neural::report::{exact_tables, tables_csv};
 use neural::run::{train_method, MethodRun, NoProgress};
@@ -103,10 +103,15 @@ fn lone_seed_equals_seed_in_batch() {
 /// 1e-9 (absolute, values O(10)) after 160 steps, like a seed alone and in a batch.
 #[test]
 fn cpu_engine_equals_libtorch_autograd() {
+    let variants = Method::ALL
+        .into_iter()
+        .map(|m| (m, MixerBias::InsideElu))
+        .chain([(Method::Qmix, MixerBias::AfterElu)]);
     for shared in [false, true] {
-        for m in Method::ALL {
+        for (m, bias) in variants.clone() {
             let mut a = cfg(m, 3, 160);
             a.agent.shared = shared;
+            a.qmix.bias = bias;
             let mut b = a.clone();
             b.cpu_kernels = false;
             let (ra, rb) = (run(&a), run(&b));
