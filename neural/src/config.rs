@@ -363,18 +363,10 @@ impl TrainConfig {
     }
 
     /// Seeds per chunk on the CPU (see `seed_chunk`), at most K. The default is
-    /// [`DEFAULT_SEED_CHUNK`], twice that for QTRAN (whose networks after the agents run as
-    /// libtorch operations, whose fixed cost per operation larger chunks amortise; at K = 1024
-    /// chunks of 32 measured 5–10 % faster than 16 or 64, and at K = 64 they give both cores a
-    /// chunk).
+    /// [`DEFAULT_SEED_CHUNK`] for every method.
     pub fn seed_chunk_size(&self) -> usize {
-        let default = if self.method.is_qtran() {
-            2 * DEFAULT_SEED_CHUNK
-        } else {
-            DEFAULT_SEED_CHUNK
-        };
         self.seed_chunk
-            .unwrap_or(default)
+            .unwrap_or(DEFAULT_SEED_CHUNK)
             .clamp(1, self.seeds.max(1))
     }
 

@@ -24,6 +24,7 @@ use crate::mixing::{qmix_td_loss, MixDims, MixGrads, MixInputs};
 use crate::model::{Dims, Mixer, Model, QmixMixer};
 use crate::nets::ParamStore;
 use crate::optim::{self, Optimiser, StepCoefs};
+use crate::qtran_engine::{QtranDims, QtranEngine, QtranTensors};
 use crate::rng::Rng;
 use crate::{Error, Result};
 use reference::multistep::{greedy_return, optimal_q};
@@ -251,6 +252,8 @@ struct Chunk {
 struct Engines {
     agents: MlpEngine,
     mixer: Vec<MlpEngine>,
+    /// QTRAN's encoder and joint (or counterfactual) network, without a `V_jt` network.
+    qtran: Option<QtranEngine>,
 }
 
 impl Engines {
@@ -263,17 +266,28 @@ impl Engines {
                 .collect(),
             _ => Vec::new(),
         };
+        let qtran = match &model.mixer {
+            Mixer::Qtran(nets) if !nets.has_v() => Some(QtranEngine::new(
+                nets.encoder_layers(),
+                nets.joint_layers(),
+                nets.is_alt(),
+            )),
+            _ => None,
+        };
         Engines {
             agents: MlpEngine::agents(&model.agents),
             mixer,
+            qtran,
         }
     }
 
     fn param_indices(&self) -> Vec<usize> {
-        std::iter::once(&self.agents)
+        let mut v: Vec<usize> = std::iter::once(&self.agents)
             .chain(&self.mixer)
             .flat_map(MlpEngine::param_indices)
-            .collect()
+            .collect();
+        v.extend(self.qtran.iter().flat_map(QtranEngine::param_indices));
+        v
     }
 
     fn count(&self) -> usize {
@@ -527,6 +541,9 @@ impl Ctx<'_> {
                 out.set_requires_grad(true)
             })
             .collect();
+        if let (Some(qe), Some(h)) = (&engines.qtran, &h) {
+            return self.qtran_engine_pass(engines, qe, chunk, b, ws, &q, h);
+        }
         if let Mixer::Qmix(m) = &self.online.mixer {
             let all_by_engine = (0..chunk.params.len()).all(|i| chunk.engine_grads[i].defined());
             if self.cfg.method == Method::Qmix && hyper.len() == 4 && all_by_engine {
@@ -657,6 +674,63 @@ impl Ctx<'_> {
         for ((e, w), dh) in engines.mixer.iter().zip(ws_mixer.iter_mut()).zip(&dhyper) {
             e.backward(w, &chunk.params, &b.obs, dh, None, &chunk.engine_grads);
         }
+        let per_seed = Tensor::from_slice(&losses).to_kind(self.kind);
+        let grads = chunk
+            .engine_grads
+            .iter()
+            .map(Tensor::shallow_clone)
+            .collect();
+        Ok((per_seed, grads))
+    }
+
+    /// The rest of a QTRAN step when the engine runs every network
+    /// ([`crate::qtran_engine`]): only the targets go through libtorch.
+    #[allow(clippy::too_many_arguments)]
+    fn qtran_engine_pass<T: Real>(
+        &self,
+        engines: &Engines,
+        qe: &QtranEngine,
+        chunk: &Chunk,
+        b: &Batch,
+        ws: &mut [Workspace<T>],
+        q: &Tensor,
+        h: &Tensor,
+    ) -> Result<(Tensor, Vec<Tensor>)> {
+        let size = h.size();
+        let d = QtranDims {
+            seeds: size[0] as usize,
+            agents: size[1] as usize,
+            batch: size[2] as usize,
+            actions: self.data.a_max,
+            hidden: size[3] as usize,
+            lambda_opt: self.cfg.qtran.lambda_opt,
+            lambda_nopt: self.cfg.qtran.lambda_nopt,
+        };
+        let y = self.targets(chunk, b).contiguous();
+        let u = b.u.contiguous();
+        let (dq, dh) = (q.empty_like(), h.empty_like());
+        let losses = qe.loss_and_grads::<T>(
+            d,
+            &self.data.actions,
+            &chunk.params,
+            &QtranTensors {
+                q,
+                h,
+                u: &u,
+                y: &y,
+                dq: &dq,
+                dh: &dh,
+            },
+            &chunk.engine_grads,
+        );
+        engines.agents.backward(
+            &mut ws[0],
+            &chunk.params,
+            &b.obs,
+            &dq,
+            Some(&dh),
+            &chunk.engine_grads,
+        );
         let per_seed = Tensor::from_slice(&losses).to_kind(self.kind);
         let grads = chunk
             .engine_grads

