@@ -6,9 +6,11 @@
 //! products and autograd spend more time dispatching, packing and allocating than multiplying.
 //! This engine runs them with [`crate::kernels::gemm`] seed by seed and agent by agent, over
 //! the chunk's own parameter leaves, keeping the activations of one step in a reusable
-//! workspace; libtorch's autograd still handles everything after the agent networks (mixer,
-//! losses): the learner makes the agents' outputs `q` (and QTRAN's `h`) leaves, takes the
-//! gradients of the loss with respect to them, and this engine propagates those back through
+//! workspace. What comes after the agent networks runs in Rust too for QMIX
+//! ([`crate::mixing`]) and QTRAN without a `V_jt` network ([`crate::qtran_engine`]), which
+//! hand back the gradients of `q` and `h`; otherwise (VDN's and IQL's sums, QTRAN with `V_jt`)
+//! libtorch's autograd handles it: the learner makes the agents' outputs leaves and takes the
+//! loss's gradients with respect to them. Either way this engine propagates those back through
 //! the agent networks into gradient buffers that the optimiser reads.
 //!
 //! Same mathematics as [`crate::nets::AgentNets::forward`] with autograd (tested to agree to
