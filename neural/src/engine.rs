@@ -79,13 +79,27 @@ pub(crate) unsafe fn slice_mut<T: Real>(t: &Tensor) -> &mut [T] {
     std::slice::from_raw_parts_mut(t.data_ptr() as *mut T, t.numel())
 }
 
-/// One linear layer: parameter indices and sizes.
+/// One linear layer: parameter indices and sizes (per group).
 #[derive(Debug, Clone, Copy)]
-struct Layer {
-    w: usize,
-    b: usize,
-    d_in: usize,
-    d_out: usize,
+pub(crate) struct Layer {
+    pub(crate) w: usize,
+    pub(crate) b: usize,
+    pub(crate) d_in: usize,
+    pub(crate) d_out: usize,
+}
+
+impl Layer {
+    /// The indices and sizes of `l`.
+    pub(crate) fn of(l: &BLinear) -> Layer {
+        let (w, b) = l.param_indices();
+        let (_, d_in, d_out) = l.dims();
+        Layer {
+            w,
+            b,
+            d_in: d_in as usize,
+            d_out: d_out as usize,
+        }
+    }
 }
 
 /// One seed-batched MLP fed by the one-hot observation (the agent networks, or one of QMIX's
@@ -127,19 +141,7 @@ impl MlpEngine {
     /// `[K, B, S]` (outputs `[K, G, B, ·]`, G the layers' group count).
     pub fn obs_net(layers: &[BLinear]) -> Self {
         let groups = layers.first().map_or(1, |l| l.dims().0 as usize);
-        let layers = layers
-            .iter()
-            .map(|l| {
-                let (w, b) = l.param_indices();
-                let (_, d_in, d_out) = l.dims();
-                Layer {
-                    w,
-                    b,
-                    d_in: d_in as usize,
-                    d_out: d_out as usize,
-                }
-            })
-            .collect();
+        let layers = layers.iter().map(Layer::of).collect();
         MlpEngine {
             layers,
             groups,

@@ -295,6 +295,18 @@ impl Engines {
     }
 }
 
+/// Each seed's loss as a tensor, and every parameter's gradient from the engine's buffers (a
+/// step where the engine ran every network).
+fn engine_result(losses: &[f64], kind: Kind, chunk: &Chunk) -> (Tensor, Vec<Tensor>) {
+    let per_seed = Tensor::from_slice(losses).to_kind(kind);
+    let grads = chunk
+        .engine_grads
+        .iter()
+        .map(Tensor::shallow_clone)
+        .collect();
+    (per_seed, grads)
+}
+
 /// What every chunk's step reads (shared by the worker threads).
 struct Ctx<'a> {
     cfg: &'a TrainConfig,
@@ -674,13 +686,7 @@ impl Ctx<'_> {
         for ((e, w), dh) in engines.mixer.iter().zip(ws_mixer.iter_mut()).zip(&dhyper) {
             e.backward(w, &chunk.params, &b.obs, dh, None, &chunk.engine_grads);
         }
-        let per_seed = Tensor::from_slice(&losses).to_kind(self.kind);
-        let grads = chunk
-            .engine_grads
-            .iter()
-            .map(Tensor::shallow_clone)
-            .collect();
-        Ok((per_seed, grads))
+        Ok(engine_result(&losses, self.kind, chunk))
     }
 
     /// The rest of a QTRAN step when the engine runs every network
@@ -731,13 +737,7 @@ impl Ctx<'_> {
             Some(&dh),
             &chunk.engine_grads,
         );
-        let per_seed = Tensor::from_slice(&losses).to_kind(self.kind);
-        let grads = chunk
-            .engine_grads
-            .iter()
-            .map(Tensor::shallow_clone)
-            .collect();
-        Ok((per_seed, grads))
+        Ok(engine_result(&losses, self.kind, chunk))
     }
 
     /// A minibatch of `batch_size` transitions per seed, drawn uniformly with replacement from

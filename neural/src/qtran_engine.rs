@@ -25,19 +25,10 @@
 //! products through [`crate::kernels::gemm`]; losses in f64. Tested against autograd
 //! ([`tests`]) and in whole training runs (`cpu_engine_equals_libtorch_autograd`).
 
-use crate::engine::{slice, slice_mut, Real};
+use crate::engine::{slice, slice_mut, Layer, Real};
 use crate::kernels::{gemm, transpose, Dims, Init};
 use crate::nets::BLinear;
 use tch::Tensor;
-
-/// One linear layer of a single (group-free) network: parameter indices and sizes.
-#[derive(Debug, Clone, Copy)]
-struct Layer {
-    w: usize,
-    b: usize,
-    d_in: usize,
-    d_out: usize,
-}
 
 /// A seed-batched MLP of one group (ReLU between layers) whose input is any matrix, run seed
 /// by seed, with input gradients.
@@ -67,20 +58,10 @@ impl DenseMlp {
     /// # Panics
     /// If a layer has more than one group.
     pub fn new(layers: &[BLinear]) -> Self {
-        let layers = layers
-            .iter()
-            .map(|l| {
-                let (g, d_in, d_out) = l.dims();
-                assert_eq!(g, 1, "DenseMlp runs single-group networks");
-                let (w, b) = l.param_indices();
-                Layer {
-                    w,
-                    b,
-                    d_in: d_in as usize,
-                    d_out: d_out as usize,
-                }
-            })
-            .collect();
+        for l in layers {
+            assert_eq!(l.dims().0, 1, "DenseMlp runs single-group networks");
+        }
+        let layers = layers.iter().map(Layer::of).collect();
         DenseMlp { layers }
     }
 
