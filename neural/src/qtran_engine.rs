@@ -99,8 +99,8 @@ impl DenseMlp {
     }
 
     /// Backward pass of seed `k` after [`DenseMlp::forward`] on the same `x`: from the output
-    /// gradient `dy: [rows, d_L]`, adds nothing but writes seed `k`'s parameter gradients into
-    /// `g` (overwriting) and, if asked, `∂x` into `dx: [rows, d_0]` (overwriting).
+    /// gradient `dy: [rows, d_L]`, writes seed `k`'s parameter gradients into `g` and, if
+    /// asked, `∂x` into `dx: [rows, d_0]` (both overwritten, not accumulated).
     #[allow(clippy::too_many_arguments)]
     fn backward<T: Real>(
         &self,
