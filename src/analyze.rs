@@ -159,13 +159,7 @@ fn human(a: &Analysis) -> String {
     }
     if multi {
         let r = &a.returns;
-        let range = |x: [f64; 2]| {
-            if reference::tol::tied(x[0], x[1]) {
-                format!("{}", x[0])
-            } else {
-                format!("{} to {} (tied greedy choices)", x[0], x[1])
-            }
-        };
+        let range = |x: [f64; 2]| crate::render::return_range(x, " (tied greedy choices)");
         out.push_str(&format!(
             "\nReturn from {} under each ideal's greedy policy: optimal {}, VDN {}, QMIX {}, \
              QTRAN {}\n",

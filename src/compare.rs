@@ -536,6 +536,29 @@ fn titled_blocks(blocks: Vec<Vec<String>>, width: usize) -> Vec<String> {
     out
 }
 
+/// One method's heading in state `s`: its share of optimal seeds and the greedy joint
+/// actions its seeds chose.
+fn method_header(
+    out: &mut String,
+    study: &Study,
+    style: Style,
+    k: usize,
+    method: Method,
+    s: usize,
+) {
+    out.push_str(&format!(
+        "\n{} optimal in {}\n",
+        style.bold(&format!("-- {}:", Study::display(method))),
+        study.optimal_share(k)
+    ));
+    let counts = study.greedy_counts(k, s);
+    let list: Vec<String> = counts.iter().map(|(a, n)| format!("{a} ×{n}")).collect();
+    out.push_str(&format!(
+        "   greedy joint actions over seeds: {}\n",
+        list.join(", ")
+    ));
+}
+
 /// The terminal comparison of every method.
 pub fn comparison_text(study: &Study, style: Style) -> String {
     let width = terminal_width();
@@ -582,17 +605,7 @@ pub fn comparison_text(study: &Study, style: Style) -> String {
                 study.exact.q_star[s].max()
             ));
             for (k, run) in study.runs.iter().enumerate() {
-                out.push_str(&format!(
-                    "\n{} optimal in {}\n",
-                    style.bold(&format!("-- {}:", Study::display(run.config.method))),
-                    study.optimal_share(k)
-                ));
-                let counts = study.greedy_counts(k, s);
-                let list: Vec<String> = counts.iter().map(|(a, n)| format!("{a} ×{n}")).collect();
-                out.push_str(&format!(
-                    "   greedy joint actions over seeds: {}\n",
-                    list.join(", ")
-                ));
+                method_header(&mut out, study, style, k, run.config.method, s);
                 for t in study.learned(k, s).iter().chain(&study.ideal(k, s)) {
                     let greedy: Vec<Vec<String>> = t
                         .greedy
@@ -627,17 +640,7 @@ pub fn comparison_text(study: &Study, style: Style) -> String {
         }
         for (k, run) in study.runs.iter().enumerate() {
             let m = run.config.method;
-            out.push_str(&format!(
-                "\n{} optimal in {}\n",
-                style.bold(&format!("-- {}:", Study::display(m))),
-                study.optimal_share(k)
-            ));
-            let counts = study.greedy_counts(k, s);
-            let list: Vec<String> = counts.iter().map(|(a, n)| format!("{a} ×{n}")).collect();
-            out.push_str(&format!(
-                "   greedy joint actions over seeds: {}\n",
-                list.join(", ")
-            ));
+            method_header(&mut out, study, style, k, m, s);
             let learned: Vec<Vec<String>> = study
                 .learned(k, s)
                 .iter()

@@ -497,13 +497,7 @@ pub fn report_sections(study: &Study, pictures: &[Picture], command: &str) -> Re
     }
     if multi {
         let r = &a.returns;
-        let range = |x: [f64; 2]| {
-            if reference::tol::tied(x[0], x[1]) {
-                format!("{}", x[0])
-            } else {
-                format!("{} to {}", x[0], x[1])
-            }
-        };
+        let range = |x: [f64; 2]| crate::render::return_range(x, "");
         blocks.push(Block::Facts(vec![
             (
                 "optimal return".into(),

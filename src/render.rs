@@ -126,6 +126,16 @@ fn render_long(out: &mut String, view: &TableView<'_>) {
     }
 }
 
+/// Formats the range `[lowest, highest]` of returns over tied greedy choices: one number when
+/// the two are tied, else `lowest to highest` followed by `note` (may be empty).
+pub fn return_range(x: [f64; 2], note: &str) -> String {
+    if reference::tol::tied(x[0], x[1]) {
+        format!("{}", x[0])
+    } else {
+        format!("{} to {}{note}", x[0], x[1])
+    }
+}
+
 /// Formats a list of joint actions' labels as `(A, A), (B, C)`.
 pub fn joint_list(actions: &[Vec<String>]) -> String {
     actions

@@ -10,6 +10,7 @@
 use proptest::prelude::*;
 use reference::ideal::qmix::{
     is_monotone, orderings_total, project_qmix, project_qmix_with_orders, QmixOptions,
+    QmixProjection,
 };
 use reference::ideal::vdn::project_vdn;
 use reference::JointTable;
@@ -273,6 +274,27 @@ fn monotone_game() -> impl Strategy<Value = (JointTable, Vec<Vec<usize>>)> {
     })
 }
 
+/// A projection cut short by a budget, checked against brute force: never better than the
+/// optimum, monotone in its orders, `exact` only when optimal, else labelled heuristic.
+/// Returns it with the optimal SSE.
+fn cut_short_projection(
+    q: &JointTable,
+    w: Option<Vec<f64>>,
+    opts: &QmixOptions,
+) -> Result<(QmixProjection, f64), TestCaseError> {
+    let r = project_qmix(q, opts).unwrap();
+    let wv = w.unwrap_or_else(|| vec![1.0; q.len()]);
+    let opt = brute_projection_sse(q, &wv);
+    prop_assert!(r.sse >= opt - tol(opt));
+    prop_assert!(is_monotone(&r.q_tot, &r.orders));
+    if r.exact {
+        prop_assert!((r.sse - opt).abs() <= tol(opt));
+    } else {
+        prop_assert_eq!(r.method.as_str(), "local search (heuristic)");
+    }
+    Ok((r, opt))
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
 
@@ -373,16 +395,7 @@ proptest! {
     #[test]
     fn interrupted_branch_and_bound_brackets_the_optimum((q, w) in case_on(BNB_SHAPES), budget in 1u64..200) {
         let opts = QmixOptions { weights: w.clone(), max_orderings: Some(budget), ..QmixOptions::default() };
-        let r = project_qmix(&q, &opts).unwrap();
-        let wv = w.unwrap_or_else(|| vec![1.0; q.len()]);
-        let opt = brute_projection_sse(&q, &wv);
-        prop_assert!(r.sse >= opt - tol(opt));
-        prop_assert!(is_monotone(&r.q_tot, &r.orders));
-        if r.exact {
-            prop_assert!((r.sse - opt).abs() <= tol(opt));
-        } else {
-            prop_assert_eq!(r.method.as_str(), "local search (heuristic)");
-        }
+        let (r, opt) = cut_short_projection(&q, w, &opts)?;
         let lb = r.lower_bound.unwrap();
         prop_assert!(lb <= opt + tol(opt), "bound {} above the optimum {}", lb, opt);
     }
@@ -397,16 +410,7 @@ proptest! {
     #[test]
     fn work_budgets_bracket_the_optimum((q, w) in case_on(BNB_SHAPES), budget in 0u64..20_000) {
         let opts = QmixOptions { weights: w.clone(), work_budget: Some(budget), ..QmixOptions::default() };
-        let r = project_qmix(&q, &opts).unwrap();
-        let wv = w.unwrap_or_else(|| vec![1.0; q.len()]);
-        let opt = brute_projection_sse(&q, &wv);
-        prop_assert!(r.sse >= opt - tol(opt));
-        prop_assert!(is_monotone(&r.q_tot, &r.orders));
-        if r.exact {
-            prop_assert!((r.sse - opt).abs() <= tol(opt));
-        } else {
-            prop_assert_eq!(r.method.as_str(), "local search (heuristic)");
-        }
+        let (r, opt) = cut_short_projection(&q, w, &opts)?;
         if let Some(lb) = r.lower_bound {
             prop_assert!(lb <= opt + tol(opt), "bound {} above the optimum {}", lb, opt);
         }
