@@ -5,7 +5,7 @@ use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use reference::analysis::{analyze, Analysis, AnalysisOptions, StateAnalysis};
+use reference::analysis::{analyze, Analysis, AnalysisOptions};
 use reference::ideal::qmix::{QmixBudget, QmixOptions};
 
 use crate::render::{joint_list, render, TableView};
@@ -44,7 +44,7 @@ pub struct AnalyzeArgs {
     force: bool,
 }
 
-fn parse_budget(text: &str) -> std::result::Result<QmixBudget, String> {
+pub(crate) fn parse_budget(text: &str) -> std::result::Result<QmixBudget, String> {
     text.parse().map_err(|e: reference::Error| e.to_string())
 }
 
@@ -93,21 +93,6 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
     Ok(())
 }
 
-fn indices(a: &Analysis, set: &[Vec<String>]) -> Vec<usize> {
-    let shape: Vec<usize> = a.game.actions.iter().map(Vec::len).collect();
-    set.iter()
-        .map(|labels| {
-            labels
-                .iter()
-                .zip(&a.game.actions)
-                .zip(&shape)
-                .fold(0, |acc, ((l, acts), &n)| {
-                    acc * n + acts.iter().position(|x| x == l).unwrap_or(0)
-                })
-        })
-        .collect()
-}
-
 fn verdict(keeps: bool, greedy: &[Vec<String>]) -> String {
     if keeps {
         format!(
@@ -153,9 +138,9 @@ fn human(a: &Analysis) -> String {
          table, [x] = greedy entry of the shown table.\n",
         a.tolerance
     ));
-    for st in &a.states {
+    for s in 0..a.states.len() {
         out.push('\n');
-        out.push_str(&state_section(a, st, multi));
+        out.push_str(&state_section(a, s, multi));
     }
     if multi {
         let r = &a.returns;
@@ -173,10 +158,12 @@ fn human(a: &Analysis) -> String {
     out
 }
 
-fn state_section(a: &Analysis, st: &StateAnalysis, multi: bool) -> String {
+fn state_section(a: &Analysis, s: usize, multi: bool) -> String {
+    let st = &a.states[s];
     let mut out = String::new();
     let acts = &a.game.actions;
-    let optimal = indices(a, &st.optimal);
+    let idx = a.indices(s);
+    let optimal = idx.optimal;
     let name = if multi {
         format!("state {}: ", st.state)
     } else {
@@ -227,7 +214,7 @@ fn state_section(a: &Analysis, st: &StateAnalysis, multi: bool) -> String {
         values: &v.q_tot,
         utilities: Some(&v.utilities),
         optimal: &optimal,
-        greedy: &indices(a, &v.greedy),
+        greedy: &idx.vdn,
     }));
     out.push_str(&format!(
         "VDN: its ideal {}\n",
@@ -263,7 +250,7 @@ fn state_section(a: &Analysis, st: &StateAnalysis, multi: bool) -> String {
         values: &m.q_tot,
         utilities: None,
         optimal: &optimal,
-        greedy: &indices(a, &m.greedy),
+        greedy: &idx.qmix,
     }));
     let orders: Vec<String> = m
         .orders

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use reference::io::FactorizationFilter;
 use reference::verify::{check, CheckReport};
 
-use crate::render::joint_list;
+use crate::render::{joint_list, return_range};
 
 /// Arguments of `qfactor check`.
 #[derive(Args)]
@@ -83,7 +83,9 @@ fn human(r: &CheckReport) -> String {
         }
         out.push_str(&format!(
             "  QTRAN conditions on {} with V_jt = {:.6} ({}):\n",
-            s.q_jt_source, s.v_jt, s.v_jt_source
+            s.q_jt_source.as_str(),
+            s.v_jt,
+            s.v_jt_source.as_str()
         ));
         out.push_str(&format!(
             "    (4a) {} (largest |residual| {:.6})\n",
@@ -116,6 +118,23 @@ fn human(r: &CheckReport) -> String {
             out.push_str(&format!(
                 "  (4) would hold for the utilities scaled by any common a ≤ {a:.6}\n"
             ));
+        }
+    }
+    if r.states.len() > 1 {
+        out.push_str(&format!(
+            "\nevery state's greedy joint actions optimal: {}\n",
+            yn(r.all_optimal)
+        ));
+        match (r.policy_optimal, r.greedy_return) {
+            (Some(p), Some(ret)) => out.push_str(&format!(
+                "greedy policy from the initial state: return {} (optimal {}) — optimal: {}\n",
+                return_range(ret, " over tied greedy actions"),
+                r.optimal_return,
+                yn(p)
+            )),
+            _ => out.push_str(
+                "greedy policy from the initial state: not defined (some states have no rows)\n",
+            ),
         }
     }
     out

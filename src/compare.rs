@@ -16,12 +16,13 @@ use anyhow::{Context, Result};
 use neural::config::{Method, TrainConfig};
 use neural::learner::{GameData, SeedTables};
 use neural::report::{
-    curves_csv, exact_tables, summarize, summary_csv, tables_csv, verdicts, ExactTables,
-    SeedVerdict, SummaryRow,
+    curves_csv, summary_csv, summary_of, tables_csv, verdicts, SeedVerdict, SummaryRow,
 };
 use neural::run::{device, device_name, MethodRun};
-use reference::analysis::{analyze, Analysis, AnalysisOptions};
+use reference::analysis::Analysis;
+use reference::exact::Exact;
 use reference::ideal::qmix::project_qmix_with_orders;
+use reference::ideal::qmix::{QmixBudget, QmixOptions};
 use reference::multistep::greedy_set;
 use reference::table::JointTable;
 use reference::Utilities;
@@ -62,6 +63,11 @@ pub struct CompareArgs {
     /// Print the per-method summary as JSON on stdout instead of the tables.
     #[arg(long)]
     pub json: bool,
+    /// Work budget of the exact QMIX search per state, for the ideal shown and measured
+    /// against: `full` (the default: seconds per state at most), `interactive`
+    /// (milliseconds), or a number of work units. A search cut short is labelled heuristic.
+    #[arg(long, value_name = "BUDGET", default_value = "full", value_parser = crate::analyze::parse_budget)]
+    pub qmix_budget: QmixBudget,
 }
 
 /// One table shown for a method in one state: learned or exact.
@@ -85,10 +91,9 @@ pub struct Study {
     pub spec: String,
     /// The game (with the configured discount) as the learners saw it.
     pub data: GameData,
-    /// The exact analysis of the same game.
+    /// The exact analysis of the same game, computed once: what is shown and what the
+    /// learners are measured against ([`Study::exact`]).
     pub analysis: Analysis,
-    /// The exact tables the learners are measured against.
-    pub exact: ExactTables,
     /// One run per method.
     pub runs: Vec<MethodRun>,
     /// Summary per run.
@@ -106,13 +111,19 @@ pub struct Study {
 }
 
 impl Study {
-    /// Analyses `spec` exactly, trains `configs` and checks every seed.
-    pub fn run(spec: &str, configs: &[TrainConfig], dev: Device, jobs: usize) -> Result<Study> {
+    /// Analyses `spec` exactly (QMIX search options `qmix`), trains `configs` and checks every
+    /// seed against that one analysis.
+    pub fn run(
+        spec: &str,
+        configs: &[TrainConfig],
+        dev: Device,
+        jobs: usize,
+        qmix: &QmixOptions,
+    ) -> Result<Study> {
         let game =
             reference::io::load_game(spec).with_context(|| format!("loading game {spec:?}"))?;
         let data = GameData::new(&game, configs.first().and_then(|c| c.gamma))?;
-        let analysis = analyze(&data.game, &AnalysisOptions::default())?;
-        let exact = exact_tables(&data)?;
+        let analysis = Analysis::of(Exact::compute(&data.game, None, qmix)?)?;
         let start = Instant::now();
         let runs = train_all(&data.game, configs, dev, jobs, &[])?;
         let train_seconds = start.elapsed().as_secs_f64();
@@ -120,8 +131,8 @@ impl Study {
         let mut all = Vec::new();
         let mut rep = Vec::new();
         for r in &runs {
-            rows.push(summarize(&data, r, &exact)?);
-            let v = verdicts(&data, r, &exact)?;
+            let v = verdicts(&data, r, &analysis.exact)?;
+            rows.push(summary_of(r, &v));
             let mse: Vec<f64> = v.iter().map(|s| s.mse_payoff).collect();
             rep.push(lower_median_index(&mse).unwrap_or(0));
             all.push(v);
@@ -130,7 +141,6 @@ impl Study {
             spec: spec.to_string(),
             data,
             analysis,
-            exact,
             runs,
             rows,
             verdicts: all,
@@ -139,6 +149,11 @@ impl Study {
             jobs,
             train_seconds,
         })
+    }
+
+    /// The exact results everything is measured against.
+    pub fn exact(&self) -> &Exact {
+        &self.analysis.exact
     }
 
     /// The run of `method`, if it was trained.
@@ -173,7 +188,7 @@ impl Study {
 
     /// Flat indices of the true optimum in state `s`.
     pub fn optimal(&self, s: usize) -> Vec<usize> {
-        greedy_set(&self.exact.q_star[s])
+        self.exact().truth.optimal[s].clone()
     }
 
     /// The methods' display names.
@@ -192,24 +207,27 @@ impl Study {
         let run = &self.runs[k];
         let seed = self.rep_seed(k);
         let st = &seed.states[s];
-        let greedy = self.data.greedy_joint_set(&st.utilities);
+        let greedy = st.greedy_joint_set();
+        let Some(joint) = st.joint_table() else {
+            return Vec::new();
+        };
         let u = Some(st.utilities.0.clone());
-        let q = &self.exact.q_star[s];
+        let q = &self.exact().truth.q_star[s];
         let who = format!("seed {}", seed.seed);
         if run.config.method.is_qtran() {
             let q_prime = JointTable::additive(&st.utilities);
             let diff: Vec<f64> = q_prime
                 .values()
                 .iter()
-                .zip(st.joint.values())
+                .zip(joint.values())
                 .map(|(p, j)| p - j)
                 .collect();
             let v_jt = st.v_jt.unwrap_or(0.0);
             vec![
                 Shown {
                     title: format!("learned Q_jt ({who})"),
-                    note: format!("MSE to Q* {:.4}", st.joint.mse(q, None)),
-                    values: st.joint.values().to_vec(),
+                    note: format!("MSE to Q* {:.4}", joint.mse(q, None)),
+                    values: joint.values().to_vec(),
                     utilities: u.clone(),
                     greedy: greedy.clone(),
                 },
@@ -236,8 +254,8 @@ impl Study {
             };
             vec![Shown {
                 title: format!("learned {name} ({who})"),
-                note: format!("MSE to Q* {:.4}", st.joint.mse(q, None)),
-                values: st.joint.values().to_vec(),
+                note: format!("MSE to Q* {:.4}", joint.mse(q, None)),
+                values: joint.values().to_vec(),
                 utilities: u,
                 greedy,
             }]
@@ -249,7 +267,7 @@ impl Study {
         let a = &self.analysis.states[s];
         match self.runs[k].config.method {
             Method::Vdn => {
-                let e = &self.exact.vdn[s];
+                let e = &self.exact().vdn[s];
                 vec![Shown {
                     title: "exact VDN projection".into(),
                     note: format!(
@@ -258,12 +276,12 @@ impl Study {
                         self.to_target()
                     ),
                     values: e.q_tot.values().to_vec(),
-                    utilities: e.utilities.as_ref().map(|u| u.0.clone()),
+                    utilities: Some(e.utilities.0.clone()),
                     greedy: greedy_set(&e.q_tot),
                 }]
             }
             Method::Qmix => {
-                let e = &self.exact.qmix[s];
+                let e = &self.exact().qmix[s];
                 let how = if a.qmix.exact {
                     "proven global"
                 } else {
@@ -282,10 +300,10 @@ impl Study {
                 out
             }
             Method::QtranBase | Method::QtranAlt => {
-                let q = &self.exact.q_star[s];
+                let q = &self.exact().truth.q_star[s];
                 match (&a.qtran.utilities, &a.qtran.q_prime) {
                     (Some(u), Some(qp)) => {
-                        let greedy = self.data.greedy_joint_set(&Utilities(u.clone()));
+                        let greedy = Utilities(u.clone()).greedy_joint_set();
                         let diff: Vec<f64> =
                             qp.iter().zip(q.values()).map(|(p, t)| p - t).collect();
                         let yn = |b: bool| if b { "holds" } else { "fails" };
@@ -337,9 +355,8 @@ impl Study {
     pub fn fit_under_learned_orders(&self, k: usize, s: usize) -> Option<Shown> {
         let st = &self.rep_seed(k).states[s];
         let orders = orders_from_utilities(&st.utilities);
-        let shape = self.data.game.shape();
-        let target = JointTable::new(shape, self.analysis.states[s].qmix.target.clone()).ok()?;
-        let fit = project_qmix_with_orders(&target, &orders, None).ok()?;
+        let target = &self.exact().qmix_targets[s];
+        let fit = project_qmix_with_orders(target, &orders, None).ok()?;
         let words: Vec<String> = orders
             .iter()
             .zip(self.actions())
@@ -369,7 +386,7 @@ impl Study {
     pub fn greedy_counts(&self, k: usize, s: usize) -> Vec<(String, usize)> {
         let mut counts: Vec<(String, usize)> = Vec::new();
         for seed in &self.runs[k].tables {
-            let set = self.data.greedy_joint_set(&seed.states[s].utilities);
+            let set = seed.states[s].greedy_joint_set();
             let labels: Vec<Vec<String>> = set
                 .iter()
                 .map(|&j| self.data.game.joint_labels(&self.data.joint_actions[j]))
@@ -403,7 +420,7 @@ impl Study {
             "game": self.spec,
             "device": self.device,
             "jobs": self.jobs,
-            "qmix_ideal_exact": self.exact.qmix_exact,
+            "qmix_ideal_exact": self.exact().qmix_exact(),
             "representative_seed": "lower median by MSE of the learned joint table to Q*",
             "runs": self.runs.iter().map(|r| &r.config).collect::<Vec<_>>(),
         })
@@ -602,7 +619,7 @@ pub fn comparison_text(study: &Study, style: Style) -> String {
             out.push_str(&format!(
                 "\noptimal joint action(s): {} = {:.4}\n",
                 joint_list(&st.optimal),
-                study.exact.q_star[s].max()
+                study.exact().truth.q_star[s].max()
             ));
             for (k, run) in study.runs.iter().enumerate() {
                 method_header(&mut out, study, style, k, run.config.method, s);
@@ -691,7 +708,7 @@ pub fn write_outputs(
     )?;
     out.write(
         &name("tables.csv"),
-        tables_csv(&study.data, &study.runs, &study.exact)?.as_bytes(),
+        tables_csv(&study.data, &study.runs, study.exact())?.as_bytes(),
     )?;
     out.write(&name("summary.csv"), summary_csv(&study.rows).as_bytes())?;
     out.write(&name("curves.csv"), curves_csv(&study.runs).as_bytes())?;
@@ -723,7 +740,13 @@ pub fn run(args: &CompareArgs) -> Result<()> {
     }
     let jobs = jobs_for(args.learn.jobs, &configs, dev);
     tracing::debug!("{} methods, {jobs} at a time", configs.len());
-    let study = Study::run(&args.game, &configs, dev, jobs)?;
+    let study = Study::run(
+        &args.game,
+        &configs,
+        dev,
+        jobs,
+        &QmixOptions::with_budget(args.qmix_budget),
+    )?;
     if let Some(out) = out {
         let command: Vec<String> = std::env::args().collect();
         let names = write_outputs(&study, &out, "", &command.join(" "), Vec::new())?;

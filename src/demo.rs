@@ -18,7 +18,7 @@ use crate::style::Style;
 use anyhow::{Context, Result};
 use neural::config::{Method, TrainConfig};
 use reference::ideal::qmix::project_qmix_with_orders;
-use reference::table::JointTable;
+use reference::ideal::qmix::QmixOptions;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -198,11 +198,11 @@ fn count_of(n: usize, k: usize) -> String {
 }
 
 /// Part 1: the QTRAN paper's matrix game.
-fn matrix_story(study: &Study, style: Style) -> String {
+fn matrix_story(study: &Study, style: Style) -> Result<String> {
     let mut out = String::new();
     let st = &study.analysis.states[0];
     let opt = joint_list(&st.optimal);
-    let q = &study.exact.q_star[0];
+    let q = &study.exact().truth.q_star[0];
     let optimal_idx = study.optimal(0);
     let k_seeds = study.runs[0].config.seeds;
     let payoff = Shown {
@@ -247,7 +247,7 @@ fn matrix_story(study: &Study, style: Style) -> String {
                 joint_list(&v.greedy)
             )
         } else {
-            let at = study.exact.vdn[0]
+            let at = study.exact().vdn[0]
                 .q_tot
                 .get(&study.data.joint_actions[optimal_idx[0]]);
             format!(
@@ -319,7 +319,7 @@ fn matrix_story(study: &Study, style: Style) -> String {
             )
         };
         // Per seed: the orders its utilities imply and the best table under those orders.
-        let target = JointTable::new(study.data.game.shape(), m.target.clone()).ok();
+        let target = &study.exact().qmix_targets[0];
         let mut lost_fits: Vec<f64> = Vec::new();
         let mut lost_fit_keeps = 0usize;
         for (seed, verdict) in study.runs[k].tables.iter().zip(&study.verdicts[k]) {
@@ -327,10 +327,7 @@ fn matrix_story(study: &Study, style: Style) -> String {
                 continue;
             }
             let orders = orders_from_utilities(&seed.states[0].utilities);
-            if let Some(fit) = target
-                .as_ref()
-                .and_then(|t| project_qmix_with_orders(t, &orders, None).ok())
-            {
+            if let Ok(fit) = project_qmix_with_orders(target, &orders, None) {
                 lost_fits.push(fit.mse);
                 let g = reference::multistep::greedy_set(&fit.q_tot);
                 if g.iter().all(|i| optimal_idx.contains(i)) {
@@ -339,7 +336,9 @@ fn matrix_story(study: &Study, style: Style) -> String {
             }
         }
         let rep = study.rep_seed(k);
-        let rep_table = &rep.states[0].joint;
+        let rep_table = rep.states[0]
+            .joint_table()
+            .context("a learned seed without a joint table")?;
         let (along, elsewhere) = split_means(rep_table, &study.data.joint_actions[optimal_idx[0]]);
         let opt_actions: Vec<String> = st.optimal[0].clone();
         let along_words = if opt_actions.iter().all(|a| *a == opt_actions[0]) {
@@ -493,7 +492,7 @@ fn matrix_story(study: &Study, style: Style) -> String {
         evidence(&mut out, study, 0, &shown, style);
         out.push('\n');
     }
-    out
+    Ok(out)
 }
 
 fn orders_words(orders: &[Vec<String>]) -> String {
@@ -601,7 +600,7 @@ fn two_step_story(study: &Study, style: Style) -> Result<String> {
         let mut outcomes: Vec<(String, usize)> = Vec::new();
         for seed in &study.runs[k].tables {
             let (lo, hi) = seed_return(&study.data, seed)?;
-            let set = study.data.greedy_joint_set(&seed.states[init].utilities);
+            let set = seed.states[init].greedy_joint_set();
             let mut dests: Vec<String> = set
                 .iter()
                 .filter_map(|&j| {
@@ -774,19 +773,26 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     print!("{text}");
     let _ = std::io::Write::flush(&mut std::io::stdout());
 
-    let s1 = Study::run("paper-table1", &part1, dev, jobs).context("part 1 (paper-table1)")?;
+    let s1 = Study::run("paper-table1", &part1, dev, jobs, &QmixOptions::default())
+        .context("part 1 (paper-table1)")?;
     let mut text = String::new();
     let _ = writeln!(
         text,
         "{}\n",
         style.bold(&format!("Part 1 — {}", s1.analysis.game.name))
     );
-    text.push_str(&matrix_story(&s1, style));
+    text.push_str(&matrix_story(&s1, style)?);
     print!("{text}");
     let _ = std::io::Write::flush(&mut std::io::stdout());
 
-    let s2 = Study::run("two-step", &part2, dev, jobs_for(args.jobs, &part2, dev))
-        .context("part 2 (two-step)")?;
+    let s2 = Study::run(
+        "two-step",
+        &part2,
+        dev,
+        jobs_for(args.jobs, &part2, dev),
+        &QmixOptions::default(),
+    )
+    .context("part 2 (two-step)")?;
     let mut text = String::new();
     let _ = writeln!(
         text,

@@ -7,20 +7,6 @@ use crate::render::joint_list;
 use anyhow::Result;
 use reference::analysis::Analysis;
 
-/// Flat indices (agent 1 slowest) of joint actions given by their labels.
-pub fn label_indices(a: &Analysis, set: &[Vec<String>]) -> Vec<usize> {
-    set.iter()
-        .map(|labels| {
-            labels
-                .iter()
-                .zip(&a.game.actions)
-                .fold(0, |acc, (l, acts)| {
-                    acc * acts.len() + acts.iter().position(|x| x == l).unwrap_or(0)
-                })
-        })
-        .collect()
-}
-
 /// Joint-action labels of agents 2..N (agent 2's labels when there are two agents).
 pub fn column_labels(actions: &[Vec<String>]) -> Vec<String> {
     let rest = &actions[1.min(actions.len())..];
@@ -37,20 +23,6 @@ pub fn column_labels(actions: &[Vec<String>]) -> Vec<String> {
                 .join(" "),
         );
         reference::table::increment(&mut u, &shape);
-    }
-    out
-}
-
-/// Flat indices of the product of each agent's greedy set under utilities `u`.
-pub fn greedy_product(u: &[Vec<f64>]) -> Vec<usize> {
-    let util = reference::Utilities(u.to_vec());
-    let mut out = vec![0usize];
-    for (i, q) in u.iter().enumerate() {
-        let set = util.greedy_set(i);
-        out = out
-            .iter()
-            .flat_map(|&base| set.iter().map(move |&a| base * q.len() + a))
-            .collect();
     }
     out
 }
@@ -117,11 +89,10 @@ pub const GREEDY_LABEL: &str = "dot: the greedy joint action of the shown factor
 pub fn exact_png(a: &Analysis) -> Result<Vec<u8>> {
     let multi = a.states.len() > 1;
     let mut rows: Vec<Vec<Panel>> = Vec::new();
-    for st in &a.states {
+    for (s, st) in a.states.iter().enumerate() {
         let state = multi.then_some(st.state.as_str());
-        let optimal = label_indices(a, &st.optimal);
-        let vdn_greedy = label_indices(a, &st.vdn.greedy);
-        let qmix_greedy = label_indices(a, &st.qmix.greedy);
+        let idx = a.indices(s);
+        let (optimal, vdn_greedy, qmix_greedy) = (idx.optimal, idx.vdn, idx.qmix);
         let max = st.q.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let mut panels = vec![
             panel(
@@ -180,7 +151,7 @@ pub fn exact_png(a: &Analysis) -> Result<Vec<u8>> {
             .map(|qp| qp.iter().zip(&st.q).map(|(p, t)| p - t).collect())
             .unwrap_or_default();
         if let (Some(u), Some(qp)) = (&q.utilities, &q.q_prime) {
-            let qtran_greedy = greedy_product(u);
+            let qtran_greedy = reference::Utilities(u.clone()).greedy_joint_set();
             let yn = |b: bool| if b { "holds" } else { "fails" };
             panels.push(panel(
                 a,
@@ -244,16 +215,7 @@ mod tests {
     }
 
     #[test]
-    fn labels_and_greedy_products() {
-        let game = reference::io::load_game("paper-table1").unwrap();
-        let a = analyze(&game, &AnalysisOptions::default()).unwrap();
-        assert_eq!(
-            label_indices(
-                &a,
-                &[vec!["A".into(), "A".into()], vec!["C".into(), "B".into()]]
-            ),
-            vec![0, 7]
-        );
+    fn column_labels_of_agents_two_to_n() {
         assert_eq!(
             column_labels(&[
                 vec!["a".into()],
@@ -262,9 +224,25 @@ mod tests {
             ]),
             vec!["x 0", "x 1", "y 0", "y 1"]
         );
-        assert_eq!(
-            greedy_product(&[vec![1.0, 1.0, 0.0], vec![0.0, 2.0, 2.0]]),
-            vec![1, 2, 4, 5]
-        );
+    }
+
+    /// The analysis's typed indices name the same joint actions as its labels.
+    #[test]
+    fn typed_indices_match_the_labels() {
+        for name in ["paper-table1", "two-step", "climbing"] {
+            let game = reference::io::load_game(name).unwrap();
+            let a = analyze(&game, &AnalysisOptions::default()).unwrap();
+            for (s, st) in a.states.iter().enumerate() {
+                let idx = a.indices(s);
+                let labels = |set: &[usize]| -> Vec<Vec<String>> {
+                    set.iter()
+                        .map(|&k| game.joint_labels(&game.states[s].payoff.joint_action(k)))
+                        .collect()
+                };
+                assert_eq!(labels(&idx.optimal), st.optimal, "{name}");
+                assert_eq!(labels(&idx.vdn), st.vdn.greedy, "{name}");
+                assert_eq!(labels(&idx.qmix), st.qmix.greedy, "{name}");
+            }
+        }
     }
 }

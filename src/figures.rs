@@ -56,7 +56,7 @@ fn payoff_shown(study: &Study, s: usize) -> Shown {
         note: format!(
             "optimum {} = {:.4}",
             joint_list(&st.optimal),
-            study.exact.q_star[s].max()
+            study.exact().truth.q_star[s].max()
         ),
         values: st.q.clone(),
         utilities: None,
@@ -408,7 +408,7 @@ pub fn report_sections(study: &Study, pictures: &[Picture], command: &str) -> Re
                 Cell::plain(format!(
                     "{} = {:.4}",
                     joint_list(&st.optimal),
-                    study.exact.q_star[s].max()
+                    study.exact().truth.q_star[s].max()
                 )),
             ),
             (

@@ -265,22 +265,17 @@ pub fn train_all(
     checkpoints: &[Checkpoints],
 ) -> Result<Vec<MethodRun>> {
     let board = Board::new(configs);
-    // Longest first (QTRAN's joint networks cost about twice VDN's), so that parallel workers
-    // finish together; results are stored by position, so the order of `configs` is kept.
-    let cost = |c: &TrainConfig| {
-        let weight = match c.method {
-            Method::QtranBase | Method::QtranAlt => 2.0,
-            Method::Qmix => 1.5,
-            Method::Vdn | Method::Iql => 1.0,
-        };
-        weight * (c.seeds * c.steps) as f64
-    };
+    // Longest first (by the floating-point work `neural::cost` computes per seed-step), so
+    // that parallel workers finish together; results are stored by position, so the order of
+    // `configs` is kept.
+    let mut costs = Vec::with_capacity(configs.len());
+    for c in configs {
+        let data = neural::learner::GameData::new(game, c.gamma)?;
+        let step = neural::cost::seed_step_cost(c, &data);
+        costs.push((step.matmul() + step.optimiser) * (c.seeds * c.steps) as f64);
+    }
     let mut queue: Vec<usize> = (0..configs.len()).collect();
-    queue.sort_by(|&a, &b| {
-        cost(&configs[b])
-            .total_cmp(&cost(&configs[a]))
-            .then(a.cmp(&b))
-    });
+    queue.sort_by(|&a, &b| costs[b].total_cmp(&costs[a]).then(a.cmp(&b)));
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Result<MethodRun>>>> =
         Mutex::new((0..configs.len()).map(|_| None).collect());

@@ -1,7 +1,7 @@
 //! `qfactor`: the command line. It parses arguments, calls the `reference` (and, with the
 //! `neural` feature, `neural`) crates, and prints or writes their results: tables in the
 //! terminal, pictures (PNG) and a one-page HTML report. It holds no maths of its own beyond the
-//! small presentation helpers of [`story`] (listed there).
+//! small presentation helpers of `story` (listed there; with the `neural` feature).
 
 mod analyze;
 mod check;
@@ -154,6 +154,10 @@ fn exit_code(err: &anyhow::Error) -> u8 {
             return 2;
         }
         if let Some(e) = cause.downcast_ref::<reference::Error>() {
+            return if e.is_input() { 2 } else { 1 };
+        }
+        #[cfg(feature = "neural")]
+        if let Some(e) = cause.downcast_ref::<neural::Error>() {
             return if e.is_input() { 2 } else { 1 };
         }
     }

@@ -61,12 +61,8 @@ pub fn split_means(table: &JointTable, optimum: &[usize]) -> (f64, Option<f64>) 
 /// The return from the initial state of `seed`'s greedy policy (the product of each agent's
 /// greedy set in every state), as `[min, max]` over tied greedy choices.
 pub fn seed_return(data: &GameData, seed: &SeedTables) -> reference::Result<(f64, f64)> {
-    let greedy: Vec<Vec<usize>> = seed
-        .states
-        .iter()
-        .map(|st| data.greedy_joint_set(&st.utilities))
-        .collect();
-    reference::multistep::greedy_return(&data.game, &greedy, data.game.initial)
+    let greedy: Vec<Vec<usize>> = seed.states.iter().map(|st| st.greedy_joint_set()).collect();
+    data.truth.greedy_return(&greedy)
 }
 
 /// Loss bands (mean; 10th–90th percentile across seeds) and optimal-share bands (share; 95%

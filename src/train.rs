@@ -6,7 +6,7 @@ use crate::learn::{configs, jobs_for, train_all, Checkpoints, LearnArgs};
 use crate::output::OutputDir;
 use anyhow::{Context, Result};
 use neural::learner::GameData;
-use neural::report::{curves_csv, exact_tables, summarize, summary_csv, tables_csv, SummaryRow};
+use neural::report::{curves_csv, exact_results, summarize, summary_csv, tables_csv, SummaryRow};
 use neural::run::{device, device_name, MethodRun};
 use std::path::PathBuf;
 
@@ -60,7 +60,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     }
     let out = OutputDir::create(&args.out, args.force)?;
     let data = GameData::new(&game, configs[0].gamma)?;
-    let exact = exact_tables(&data)?;
+    let exact = exact_results(&data)?;
     let checkpoints: Vec<Checkpoints> = configs
         .iter()
         .map(|cfg| {
@@ -83,7 +83,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         "game": args.game,
         "device": device_name(dev),
         "jobs": jobs,
-        "qmix_ideal_exact": exact.qmix_exact,
+        "qmix_ideal_exact": exact.qmix_exact(),
         "runs": runs.iter().map(|r| &r.config).collect::<Vec<_>>(),
     });
     out.write(

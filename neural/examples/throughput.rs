@@ -8,7 +8,7 @@
 
 use neural::config::{Method, TrainConfig};
 use neural::learner::GameData;
-use neural::report::{exact_tables, summarize};
+use neural::report::{exact_results, summarize};
 use neural::run::{train_method, NoProgress};
 use std::time::Instant;
 
@@ -28,7 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let threads: Option<usize> = args.get(4).map(|s| s.parse()).transpose()?;
     let game = reference::io::load_game(game_spec)?;
     let data = GameData::new(&game, None)?;
-    let exact = exact_tables(&data)?;
+    let exact = exact_results(&data)?;
     println!(
         "game {game_spec}, {steps} steps, threads {}",
         tch::get_num_threads()

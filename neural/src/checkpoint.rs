@@ -125,7 +125,7 @@ pub fn save(learner: &Learner, dir: &Path) -> Result<()> {
 }
 
 fn to_json<T: Serialize>(v: &T) -> Result<String> {
-    serde_json::to_string_pretty(v).map_err(|e| Error::Invalid(format!("serialising: {e}")))
+    serde_json::to_string_pretty(v).map_err(|e| Error::Internal(format!("serialising: {e}")))
 }
 
 /// Reads the configuration stored in a checkpoint.

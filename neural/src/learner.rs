@@ -27,9 +27,8 @@ use crate::optim::{self, Optimiser, StepCoefs};
 use crate::qtran_engine::{QtranDims, QtranEngine, QtranTensors};
 use crate::rng::Rng;
 use crate::{Error, Result};
-use reference::multistep::{greedy_return, optimal_q};
 use reference::table::JointTable;
-use reference::{tol, Game, Utilities};
+use reference::{Factorization, Game, JointKind, Truth, Utilities};
 use std::sync::Mutex;
 use tch::{Device, Kind, Tensor};
 
@@ -48,10 +47,8 @@ pub struct GameData {
     pub joint_actions: Vec<Vec<usize>>,
     /// Discount used for TD targets and returns.
     pub gamma: f64,
-    /// `Q*(s, ·)` per state.
-    pub q_star: Vec<JointTable>,
-    /// The optimal return from the initial state, `max_u Q*(s_0, u)`.
-    pub optimal_return: f64,
+    /// The game solved exactly (`Q*`, optimal joint actions, optimal return), under `gamma`.
+    pub truth: Truth,
     /// True when no transition leads to another state (no bootstrapping ever).
     pub never_bootstraps: bool,
 }
@@ -69,8 +66,7 @@ impl GameData {
         let proto = &game.states[0].payoff;
         let joint = proto.len();
         let joint_actions = (0..joint).map(|k| proto.joint_action(k)).collect();
-        let q_star = optimal_q(&game)?;
-        let optimal_return = q_star[game.initial].max();
+        let truth = Truth::new(&game)?;
         let never_bootstraps = game
             .states
             .iter()
@@ -82,8 +78,7 @@ impl GameData {
             a_max,
             joint,
             joint_actions,
-            q_star,
-            optimal_return,
+            truth,
             never_bootstraps,
         })
     }
@@ -96,28 +91,6 @@ impl GameData {
     /// Number of states.
     pub fn n_states(&self) -> usize {
         self.game.states.len()
-    }
-
-    /// True when the greedy joint actions `greedy[s]` (every tie-break) obtain the optimal
-    /// return from the initial state.
-    pub fn greedy_is_optimal(&self, greedy: &[Vec<usize>]) -> Result<bool> {
-        let (lo, _) = greedy_return(&self.game, greedy, self.game.initial)?;
-        Ok(tol::tied(lo, self.optimal_return))
-    }
-
-    /// Flat indices of the product of the utilities' greedy sets.
-    pub fn greedy_joint_set(&self, utilities: &Utilities) -> Vec<usize> {
-        let sets: Vec<Vec<usize>> = (0..utilities.n_agents())
-            .map(|i| utilities.greedy_set(i))
-            .collect();
-        let mut out = vec![0usize];
-        for (i, set) in sets.iter().enumerate() {
-            out = out
-                .iter()
-                .flat_map(|&base| set.iter().map(move |&a| base * self.actions[i] + a))
-                .collect();
-        }
-        out
     }
 }
 
@@ -188,24 +161,15 @@ struct Batch {
     bootstrap: bool,
 }
 
-/// The learned tables of one seed in one state.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StateTables {
-    /// `Q_i(s, ·)` for every agent.
-    pub utilities: Utilities,
-    /// The learned joint table: `Q_tot` (VDN, QMIX, IQL's sum) or `Q_jt` (QTRAN).
-    pub joint: JointTable,
-    /// QTRAN's `V_jt(s)` (0 when the `V_jt` network is off); `None` for other methods.
-    pub v_jt: Option<f64>,
-}
-
 /// The learned tables of one seed, per state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeedTables {
     /// The seed index.
     pub seed: usize,
-    /// Tables per state (indexed like the game's states).
-    pub states: Vec<StateTables>,
+    /// Per state (indexed like the game's states): the utilities, the learned joint table
+    /// (`Q_tot` for VDN, QMIX and IQL's sum; `Q_jt` for QTRAN) and QTRAN's `V_jt` (0 when the
+    /// `V_jt` network is off).
+    pub states: Vec<Factorization>,
 }
 
 /// One seed's own state: exploration and replay streams, replay buffer, environment state.
@@ -1155,7 +1119,7 @@ impl Learner {
         match failure.into_inner() {
             Ok(Some(e)) => Err(e),
             Ok(None) => Ok(()),
-            Err(_) => Err(Error::Invalid("a worker thread panicked".into())),
+            Err(_) => Err(Error::Internal("a worker thread panicked".into())),
         }
     }
 
@@ -1168,11 +1132,9 @@ impl Learner {
         let optimal = utilities
             .iter()
             .map(|per_state| {
-                let greedy: Vec<Vec<usize>> = per_state
-                    .iter()
-                    .map(|u| self.data.greedy_joint_set(u))
-                    .collect();
-                self.data.greedy_is_optimal(&greedy)
+                let greedy: Vec<Vec<usize>> =
+                    per_state.iter().map(Utilities::greedy_joint_set).collect();
+                Ok(self.data.truth.policy_optimal(&greedy)?)
             })
             .collect::<Result<Vec<bool>>>()?;
         self.curve.push(CurvePoint {
@@ -1315,6 +1277,11 @@ impl Learner {
         let joint = to_vec(&joint);
         let v = v.as_ref().map(to_vec);
         let shape = self.data.actions.clone();
+        let kind_of = if self.cfg.method.is_qtran() {
+            JointKind::QJt
+        } else {
+            JointKind::QTot
+        };
         let (ju, su) = (j as usize, s as usize);
         let mut out = Vec::with_capacity(len);
         let seed_list = self.cfg.seed_list();
@@ -1325,11 +1292,9 @@ impl Learner {
                 let base = (kk * su + ss) * ju;
                 let table = JointTable::new(shape.clone(), joint[base..base + ju].to_vec())
                     .map_err(|e| Error::Diverged(format!("seed {seed}: {e}")))?;
-                states.push(StateTables {
-                    utilities,
-                    joint: table,
-                    v_jt: v.as_ref().map(|v| v[kk * su + ss]),
-                });
+                let mut f = Factorization::new(utilities).with_joint(kind_of, table)?;
+                f.v_jt = v.as_ref().map(|v| v[kk * su + ss]);
+                states.push(f);
             }
             out.push(SeedTables { seed, states });
         }

@@ -32,7 +32,7 @@ pub mod rng;
 pub mod run;
 
 pub use config::{Method, TrainConfig};
-pub use learner::{Learner, SeedTables, StateTables};
+pub use learner::{Learner, SeedTables};
 
 /// Errors of the neural crate.
 #[derive(Debug, thiserror::Error)]
@@ -43,9 +43,14 @@ pub enum Error {
     /// An error from the exact reference (invalid game, table shapes, …).
     #[error(transparent)]
     Reference(#[from] reference::Error),
-    /// An invalid setting or request.
+    /// An invalid setting or request from the user (a configuration value, a device name, a
+    /// checkpoint that does not fit): bad input, exit code 2 in the command line.
     #[error("{0}")]
     Invalid(String),
+    /// A failure that is not the input's fault (a worker thread, a buffer that cannot be
+    /// written).
+    #[error("{0}")]
+    Internal(String),
     /// Training produced non-finite values.
     #[error("training diverged: {0}")]
     Diverged(String),
@@ -57,6 +62,25 @@ pub enum Error {
         /// The cause.
         source: std::io::Error,
     },
+}
+
+impl Error {
+    /// True when the error is the user's input's fault (bad settings, files or names), as
+    /// opposed to a failure of the run itself; the command line exits with 2 for these.
+    pub fn is_input(&self) -> bool {
+        match self {
+            Error::Reference(e) => e.is_input(),
+            Error::Invalid(_) => true,
+            Error::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::NotFound
+                    | std::io::ErrorKind::PermissionDenied
+                    | std::io::ErrorKind::InvalidData
+                    | std::io::ErrorKind::InvalidInput
+            ),
+            Error::Torch(_) | Error::Internal(_) | Error::Diverged(_) => false,
+        }
+    }
 }
 
 /// Result with [`Error`].

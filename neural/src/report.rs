@@ -12,170 +12,82 @@
 //! `Q_tot`; `check` uses `q_tot` as the joint table when no `q_jt` is given); QTRAN writes
 //! `q_i`, `q_jt`, `q_prime` and `v_jt`. Exact rows (empty `seed`): `payoff` (`q_jt` = the true
 //! `Q*`), `exact-vdn` (`q_i` in the canonical gauge and `q_tot`), `exact-qmix` (`q_tot`, and
-//! `q_i` when the projection identifies monotone-consistent utilities, see [`exact_tables`]).
+//! `q_i` of each action's rank in its agent's order, see [`reference::Factorization::qmix`]).
 
 use crate::config::Method;
 use crate::learner::GameData;
 use crate::run::MethodRun;
 use crate::{Error, Result};
-use reference::ideal::vdn::project_vdn;
-use reference::igm::check_igm;
+use reference::exact::Exact;
 use reference::io::csv::{csv_cell, format_value};
-use reference::io::factorization::{write_factorization_csv, LearnedFactorization, LearnedState};
-use reference::multistep::projected_induction;
-use reference::qtran::theorem1;
+use reference::io::factorization::write_factorization_csv;
 use reference::table::JointTable;
-use reference::Utilities;
+use reference::verify::{check_with, CheckReport};
+use reference::LearnedFactorization;
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::io::Write as _;
 
-/// An exact ideal table in one state: the joint table and, where defined, utilities.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ExactState {
-    /// The ideal joint table (`Q_tot` of the projection).
-    pub q_tot: JointTable,
-    /// Utilities realising it, when the projection identifies them.
-    pub utilities: Option<Utilities>,
+/// The exact results the learners are measured against: [`Exact::compute`] with uniform
+/// weights and the full QMIX search ([`reference::ideal::qmix::QmixOptions::default`]), unless
+/// the caller computed them with other options and hands them over instead.
+pub fn exact_results(data: &GameData) -> Result<Exact> {
+    Ok(Exact::compute(
+        &data.game,
+        None,
+        &reference::ideal::qmix::QmixOptions::default(),
+    )?)
 }
 
-/// The true tables and the exact ideal projections of a game, per state.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ExactTables {
-    /// `Q*(s, ·)`.
-    pub q_star: Vec<JointTable>,
-    /// VDN's ideal (uniform least squares, bootstrapped from its own greedy value).
-    pub vdn: Vec<ExactState>,
-    /// QMIX's ideal (global monotone least squares, bootstrapped likewise).
-    pub qmix: Vec<ExactState>,
-    /// True when every state's QMIX projection is proven globally optimal (otherwise it is the
-    /// best found within the reference's search budget).
-    pub qmix_exact: bool,
-}
-
-/// Computes the exact tables: `Q*` by backward induction, and the VDN and QMIX ideals by the
-/// reference's projected backward induction (each state's target bootstraps from the
-/// projection's greedy value, as TD learning of that class would).
-///
-/// QMIX's projection does not identify utilities (any utilities increasing along the
-/// projection's action orders realise it through some monotone mixer); the utilities written
-/// for `exact-qmix` are each action's rank in its agent's order (0 = lowest), which are
-/// consistent with the projection's orders.
-pub fn exact_tables(data: &GameData) -> Result<ExactTables> {
-    let game = &data.game;
-    let (_, vdn) = projected_induction(game, |_, t| project_vdn(t, None), |p| p.q_tot.max())?;
-    let vdn = vdn
-        .into_iter()
-        .map(|p| ExactState {
-            q_tot: p.q_tot,
-            utilities: Some(p.utilities),
-        })
-        .collect();
-    let (qmix, qmix_exact) = qmix_ideal(data)?;
-    Ok(ExactTables {
-        q_star: data.q_star.clone(),
-        vdn,
-        qmix,
-        qmix_exact,
-    })
-}
-
-/// QMIX's exact ideal per state (see [`exact_tables`]).
-fn qmix_ideal(data: &GameData) -> Result<(Vec<ExactState>, bool)> {
-    use reference::ideal::qmix::{project_qmix, QmixOptions};
-    let opts = QmixOptions::default();
-    let (_, proj) =
-        projected_induction(&data.game, |_, t| project_qmix(t, &opts), |p| p.q_tot.max())?;
-    let exact = proj.iter().all(|p| p.exact);
-    let states = proj
-        .into_iter()
-        .map(|p| {
-            let utilities = rank_utilities(&p.orders);
-            ExactState {
-                q_tot: p.q_tot,
-                utilities,
-            }
-        })
-        .collect();
-    Ok((states, exact))
-}
-
-/// Utilities `Q_i(a) = rank of a in agent i's order` (orders listed lowest first).
-fn rank_utilities(orders: &[Vec<usize>]) -> Option<Utilities> {
-    let mut out = Vec::with_capacity(orders.len());
-    for order in orders {
-        let mut q = vec![0.0; order.len()];
-        for (rank, &a) in order.iter().enumerate() {
-            *q.get_mut(a)? = rank as f64;
-        }
-        out.push(q);
+/// The class's exact ideal joint table per state, the distance `mse_ideal` is measured to:
+/// VDN's exact projection, QMIX's global monotonic projection, `Q*` for QTRAN (its class is
+/// unrestricted); none for IQL.
+pub fn ideal_tables(method: Method, exact: &Exact) -> Option<Vec<JointTable>> {
+    match method {
+        Method::Vdn => Some(exact.vdn.iter().map(|p| p.q_tot.clone()).collect()),
+        Method::Qmix => Some(exact.qmix.iter().map(|p| p.q_tot.clone()).collect()),
+        Method::QtranBase | Method::QtranAlt => Some(exact.truth.q_star.clone()),
+        Method::Iql => None,
     }
-    Some(Utilities(out))
 }
 
 /// The long `tables.csv`: every seed's learned tables of every run, then the exact rows,
 /// written with the reference's writer (agents as 1..N) so that `qfactor check` reads them
 /// back bit-exactly.
-pub fn tables_csv(data: &GameData, runs: &[MethodRun], exact: &ExactTables) -> Result<String> {
+pub fn tables_csv(data: &GameData, runs: &[MethodRun], exact: &Exact) -> Result<String> {
     let game = &data.game;
     let mut learned: Vec<(String, String, LearnedFactorization)> = Vec::new();
     for run in runs {
         let m = run.config.method;
         for seed in &run.tables {
-            let states = seed
-                .states
-                .iter()
-                .map(|st| {
-                    let (q_jt, q_tot, q_prime, v_jt) = if m.is_qtran() {
-                        (
-                            Some(st.joint.clone()),
-                            None,
-                            Some(JointTable::additive(&st.utilities)),
-                            Some(st.v_jt.unwrap_or(0.0)),
-                        )
-                    } else {
-                        (None, Some(st.joint.clone()), None, None)
-                    };
-                    Some(LearnedState {
-                        utilities: st.utilities.clone(),
-                        q_jt,
-                        v_jt,
-                        q_tot,
-                        q_prime,
-                    })
-                })
-                .collect();
             learned.push((
                 m.name().into(),
                 seed.seed.to_string(),
-                LearnedFactorization { states },
+                LearnedFactorization::complete(seed.states.clone()),
             ));
         }
     }
-    for (name, states) in [("exact-vdn", &exact.vdn), ("exact-qmix", &exact.qmix)] {
-        let states = states
-            .iter()
-            .map(|e| {
-                e.utilities.as_ref().map(|u| LearnedState {
-                    utilities: u.clone(),
-                    q_jt: None,
-                    v_jt: None,
-                    q_tot: Some(e.q_tot.clone()),
-                    q_prime: None,
-                })
-            })
-            .collect();
-        learned.push((name.into(), String::new(), LearnedFactorization { states }));
-    }
+    learned.push((
+        "exact-vdn".into(),
+        String::new(),
+        LearnedFactorization::complete(exact.vdn_factorizations()),
+    ));
+    learned.push((
+        "exact-qmix".into(),
+        String::new(),
+        LearnedFactorization {
+            states: exact.qmix_factorizations(),
+        },
+    ));
     let entries: Vec<(&str, &str, &LearnedFactorization)> = learned
         .iter()
         .map(|(m, s, f)| (m.as_str(), s.as_str(), f))
         .collect();
     let mut out: Vec<u8> = Vec::new();
-    let io = |e: std::io::Error| Error::Invalid(format!("writing tables.csv: {e}"));
+    let io = |e: std::io::Error| Error::Internal(format!("writing tables.csv: {e}"));
     write_factorization_csv(&mut out, game, &entries).map_err(io)?;
     // The true table has no utilities, so it is written as joint rows only.
-    for (state, q) in game.states.iter().zip(&exact.q_star) {
+    for (state, q) in game.states.iter().zip(&exact.truth.q_star) {
         for (u, v) in q.iter() {
             let labels = game.joint_labels(&u).join(" ");
             writeln!(
@@ -188,7 +100,7 @@ pub fn tables_csv(data: &GameData, runs: &[MethodRun], exact: &ExactTables) -> R
             .map_err(io)?;
         }
     }
-    String::from_utf8(out).map_err(|e| Error::Invalid(format!("tables.csv: {e}")))
+    String::from_utf8(out).map_err(|e| Error::Internal(format!("tables.csv: {e}")))
 }
 
 /// Two-sided 95% Wilson score interval for `successes` out of `n` (`(0, 1)` when `n = 0`).
@@ -221,15 +133,15 @@ pub fn percentile(values: &[f64], p: f64) -> Option<f64> {
     Some(v[lo] + (v[hi] - v[lo]) * (pos - lo as f64))
 }
 
-/// One row of `summary.csv`.
+/// One row of `summary.csv`: a fold over the per-seed reports of [`reference::verify`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SummaryRow {
     /// The method.
     pub method: String,
     /// Number of seeds.
     pub seeds: usize,
-    /// Share of seeds whose greedy policy is optimal (every tie-break; for multi-step games:
-    /// obtains the optimal return from the initial state).
+    /// Share of seeds whose greedy policy is optimal: it obtains the optimal return from the
+    /// initial state whichever tied greedy action it takes (`policy_optimal` of the check).
     pub optimal_rate: f64,
     /// Lower end of the 95% Wilson interval of `optimal_rate`.
     pub optimal_rate_lo: f64,
@@ -247,15 +159,20 @@ pub struct SummaryRow {
     pub cond_4b_violation: Option<f64>,
     /// Wall-clock seconds of training and evaluation.
     pub seconds: f64,
+    /// Share of seeds whose greedy joint actions are optimal in every state (`all_optimal`
+    /// of the check; equal to `optimal_rate` in a matrix game).
+    pub states_optimal_rate: f64,
 }
 
-/// Per-seed verdicts used by the summary.
+/// One seed's verdict: the check's report and the numbers the summary folds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeedVerdict {
     /// The seed.
     pub seed: usize,
-    /// Greedy policy optimal.
+    /// Greedy policy optimal (the check's `policy_optimal`).
     pub optimal: bool,
+    /// Every state's greedy joint actions optimal (the check's `all_optimal`).
+    pub states_optimal: bool,
     /// IGM holds in every state.
     pub igm: bool,
     /// MSE to `Q*` (mean over states).
@@ -268,63 +185,68 @@ pub struct SeedVerdict {
     pub violation_4a: Option<f64>,
 }
 
-/// Checks every seed of `run` with the reference.
-pub fn verdicts(data: &GameData, run: &MethodRun, exact: &ExactTables) -> Result<Vec<SeedVerdict>> {
+impl SeedVerdict {
+    /// Folds one seed's check report (`qtran`: whether the method is a QTRAN variant, whose
+    /// reports' conditions are on its learned `Q_jt`).
+    pub fn of(seed: usize, report: &CheckReport, qtran: bool) -> Result<SeedVerdict> {
+        let n = report.states.len().max(1) as f64;
+        let mean = |f: &dyn Fn(&reference::verify::StateCheck) -> Option<f64>| -> Option<f64> {
+            let xs: Option<Vec<f64>> = report.states.iter().map(f).collect();
+            xs.map(|xs| xs.iter().sum::<f64>() / n)
+        };
+        let mse_payoff = mean(&|s| s.mse_true).ok_or_else(|| {
+            Error::Internal(format!("seed {seed}: a state has no learned joint table"))
+        })?;
+        if !mse_payoff.is_finite() {
+            return Err(Error::Diverged(format!(
+                "seed {seed} has non-finite tables"
+            )));
+        }
+        let max = |f: &dyn Fn(&reference::verify::StateCheck) -> f64| {
+            report.states.iter().map(f).fold(0f64, f64::max)
+        };
+        Ok(SeedVerdict {
+            seed,
+            optimal: report.policy_optimal.unwrap_or(false),
+            states_optimal: report.all_optimal,
+            igm: report.states.iter().all(|s| s.igm == Some(true)),
+            mse_payoff,
+            mse_ideal: mean(&|s| s.mse_ideal),
+            violation_4b: qtran.then(|| max(&|s| s.violation_4b)),
+            violation_4a: qtran.then(|| max(&|s| s.violation_4a)),
+        })
+    }
+}
+
+/// Checks every seed of `run` with the reference's verifier ([`check_with`], with the
+/// method's ideal tables) and folds each report.
+pub fn verdicts(data: &GameData, run: &MethodRun, exact: &Exact) -> Result<Vec<SeedVerdict>> {
     let m = run.config.method;
-    let ideal: Option<Vec<&JointTable>> = match m {
-        Method::Vdn => Some(exact.vdn.iter().map(|e| &e.q_tot).collect()),
-        Method::Qmix => Some(exact.qmix.iter().map(|e| &e.q_tot).collect()),
-        Method::QtranBase | Method::QtranAlt => Some(exact.q_star.iter().collect()),
-        Method::Iql => None,
-    };
-    let n_states = data.n_states() as f64;
+    let ideal = ideal_tables(m, exact);
     run.tables
         .iter()
         .map(|seed| {
-            let greedy: Vec<Vec<usize>> = seed
-                .states
-                .iter()
-                .map(|st| data.greedy_joint_set(&st.utilities))
-                .collect();
-            let optimal = data.greedy_is_optimal(&greedy)?;
-            let mut igm = true;
-            let mut mse_payoff = 0.0;
-            let mut mse_ideal = 0.0;
-            let (mut v4a, mut v4b) = (0f64, 0f64);
-            for (s, st) in seed.states.iter().enumerate() {
-                igm &= check_igm(&st.joint, &st.utilities)?.holds;
-                mse_payoff += st.joint.mse(&exact.q_star[s], None) / n_states;
-                if let Some(ideal) = &ideal {
-                    mse_ideal += st.joint.mse(ideal[s], None) / n_states;
-                }
-                if m.is_qtran() {
-                    let t = theorem1(&st.joint, &st.utilities, Some(st.v_jt.unwrap_or(0.0)))?;
-                    v4a = v4a.max(t.violation_4a);
-                    v4b = v4b.max(t.violation_4b);
-                }
-            }
-            if !mse_payoff.is_finite() {
-                return Err(Error::Diverged(format!(
-                    "{m} seed {} has non-finite tables",
-                    seed.seed
-                )));
-            }
-            Ok(SeedVerdict {
-                seed: seed.seed,
-                optimal,
-                igm,
-                mse_payoff,
-                mse_ideal: ideal.as_ref().map(|_| mse_ideal),
-                violation_4b: m.is_qtran().then_some(v4b),
-                violation_4a: m.is_qtran().then_some(v4a),
-            })
+            let learned = LearnedFactorization::complete(seed.states.clone());
+            let report = check_with(&data.truth, &learned, ideal.as_deref())?;
+            SeedVerdict::of(seed.seed, &report, m.is_qtran()).map_err(|e| prefix_method(e, m))
         })
         .collect()
 }
 
-/// The summary row of one run.
-pub fn summarize(data: &GameData, run: &MethodRun, exact: &ExactTables) -> Result<SummaryRow> {
-    let v = verdicts(data, run, exact)?;
+fn prefix_method(e: Error, m: Method) -> Error {
+    match e {
+        Error::Diverged(msg) => Error::Diverged(format!("{m} {msg}")),
+        other => other,
+    }
+}
+
+/// The summary row of one run, folded from its verdicts.
+pub fn summarize(data: &GameData, run: &MethodRun, exact: &Exact) -> Result<SummaryRow> {
+    Ok(summary_of(run, &verdicts(data, run, exact)?))
+}
+
+/// The summary row of `run` from its verdicts.
+pub fn summary_of(run: &MethodRun, v: &[SeedVerdict]) -> SummaryRow {
     let n = v.len();
     let nf = n.max(1) as f64;
     let optimal = v.iter().filter(|s| s.optimal).count();
@@ -333,7 +255,7 @@ pub fn summarize(data: &GameData, run: &MethodRun, exact: &ExactTables) -> Resul
         let xs: Vec<f64> = v.iter().filter_map(f).collect();
         (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
     };
-    Ok(SummaryRow {
+    SummaryRow {
         method: run.config.method.name().into(),
         seeds: n,
         optimal_rate: optimal as f64 / nf,
@@ -344,7 +266,8 @@ pub fn summarize(data: &GameData, run: &MethodRun, exact: &ExactTables) -> Resul
         mse_ideal: mean(&|s| s.mse_ideal),
         cond_4b_violation: mean(&|s| s.violation_4b),
         seconds: run.seconds,
-    })
+        states_optimal_rate: v.iter().filter(|s| s.states_optimal).count() as f64 / nf,
+    }
 }
 
 fn opt_cell(v: Option<f64>) -> String {
@@ -354,12 +277,12 @@ fn opt_cell(v: Option<f64>) -> String {
 /// `summary.csv`.
 pub fn summary_csv(rows: &[SummaryRow]) -> String {
     let mut s = String::from(
-        "method,seeds,optimal_rate,optimal_rate_lo,optimal_rate_hi,igm_rate,mse_payoff,mse_ideal,cond_4b_violation,seconds\n",
+        "method,seeds,optimal_rate,optimal_rate_lo,optimal_rate_hi,igm_rate,mse_payoff,mse_ideal,cond_4b_violation,seconds,states_optimal_rate\n",
     );
     for r in rows {
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{}",
             r.method,
             r.seeds,
             format_value(r.optimal_rate),
@@ -369,7 +292,8 @@ pub fn summary_csv(rows: &[SummaryRow]) -> String {
             format_value(r.mse_payoff),
             opt_cell(r.mse_ideal),
             opt_cell(r.cond_4b_violation),
-            format_value(r.seconds)
+            format_value(r.seconds),
+            format_value(r.states_optimal_rate)
         );
     }
     s
@@ -434,12 +358,5 @@ mod tests {
         assert!((percentile(&v, 0.9).unwrap() - 4.6).abs() < 1e-12);
         assert!((percentile(&v, 0.5).unwrap() - 3.0).abs() < 1e-12);
         assert!(percentile(&[], 0.5).is_none());
-    }
-
-    #[test]
-    fn rank_utilities_follow_orders() {
-        let u = rank_utilities(&[vec![2, 0, 1], vec![1, 0]]).unwrap();
-        assert_eq!(u.0, vec![vec![1.0, 2.0, 0.0], vec![1.0, 0.0]]);
-        assert!(rank_utilities(&[vec![5]]).is_none());
     }
 }

@@ -8,7 +8,7 @@ mod common;
 use common::{tiny, two_step};
 use neural::config::{Method, MixerBias, TrainConfig};
 use neural::learner::Learner;
-use neural::report::{exact_tables, tables_csv};
+use neural::report::{exact_results, tables_csv};
 use neural::run::{train_method, MethodRun, NoProgress};
 use neural::{checkpoint, SeedTables};
 use tch::Device;
@@ -32,7 +32,7 @@ fn numbers(t: &SeedTables) -> Vec<f64> {
         for q in &st.utilities.0 {
             v.extend_from_slice(q);
         }
-        v.extend_from_slice(st.joint.values());
+        v.extend_from_slice(st.joint_table().unwrap().values());
         v.extend(st.v_jt);
     }
     v
@@ -161,7 +161,7 @@ fn chunks_and_threads_do_not_change_results() {
 fn runs_are_deterministic() {
     let game = two_step();
     let data = neural::learner::GameData::new(&game, None).unwrap();
-    let exact = exact_tables(&data).unwrap();
+    let exact = exact_results(&data).unwrap();
     let once = || {
         let runs: Vec<MethodRun> = Method::ALL
             .iter()

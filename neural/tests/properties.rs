@@ -6,15 +6,16 @@ mod common;
 use common::{config, paper_table1, random_unique_game, two_step, TestRng};
 use neural::config::{Method, TrainConfig};
 use neural::learner::GameData;
-use neural::report::{exact_tables, summarize, verdicts, ExactTables};
+use neural::report::{exact_results, summarize, verdicts};
 use neural::run::{train_method, MethodRun, NoProgress};
 use neural::Learner;
+use reference::Exact;
 use reference::Game;
 use tch::Device;
 
-fn train(game: &Game, c: &TrainConfig) -> (GameData, ExactTables, MethodRun) {
+fn train(game: &Game, c: &TrainConfig) -> (GameData, Exact, MethodRun) {
     let data = GameData::new(game, c.gamma).unwrap();
-    let exact = exact_tables(&data).unwrap();
+    let exact = exact_results(&data).unwrap();
     let run = train_method(game, c, Device::Cpu, &mut NoProgress).unwrap();
     (data, exact, run)
 }
@@ -80,9 +81,9 @@ fn qmix_respects_the_exact_bound_and_is_monotone() {
     for game in games {
         let c = quick(Method::Qmix, 8, 1500);
         let data = GameData::new(&game, None).unwrap();
-        let exact = exact_tables(&data).unwrap();
+        let exact = exact_results(&data).unwrap();
         assert!(
-            exact.qmix_exact,
+            exact.qmix_exact(),
             "the bound must be the proven global projection"
         );
         let mut learner = Learner::new(&game, &c, Device::Cpu).unwrap();
@@ -93,8 +94,9 @@ fn qmix_respects_the_exact_bound_and_is_monotone() {
                 // The exact QMIX ideal of a multi-step game is per state for its own targets;
                 // the bound applies to matrix games (and to the terminal states).
                 if data.game.states[s].next_of(0).is_none() {
-                    let bound = exact.qmix[s].q_tot.mse(&exact.q_star[s], None);
-                    let learned = st.joint.mse(&exact.q_star[s], None);
+                    let q_star = &exact.truth.q_star[s];
+                    let bound = exact.qmix[s].q_tot.mse(q_star, None);
+                    let learned = st.q_tot().unwrap().mse(q_star, None);
                     assert!(
                         learned >= bound * (1.0 - 1e-9),
                         "{} seed {}: {learned} < {bound}",

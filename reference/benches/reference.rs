@@ -17,11 +17,11 @@ use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criteri
 use reference::analysis::{analyze, AnalysisOptions};
 use reference::ideal::qmix::{project_qmix, QmixOptions};
 use reference::ideal::vdn::project_vdn;
-use reference::io::factorization::{LearnedFactorization, LearnedState};
 use reference::io::library::{builtins, load_builtin};
 use reference::rng::SplitMix64;
 use reference::verify::check;
 use reference::JointTable;
+use reference::{Factorization, JointKind, LearnedFactorization};
 use std::time::Duration;
 
 /// A random integer game of `shape`, payoffs uniform in −10..=10.
@@ -78,15 +78,9 @@ fn bench_check(c: &mut Criterion) {
     let game = load_builtin("twentyone").expect("built-in game loads");
     let payoff = game.states[0].payoff.clone();
     let vdn = project_vdn(&payoff, None).expect("projection");
-    let learned = LearnedFactorization {
-        states: vec![Some(LearnedState {
-            utilities: vdn.utilities,
-            q_jt: Some(payoff),
-            v_jt: None,
-            q_tot: Some(vdn.q_tot),
-            q_prime: None,
-        })],
-    };
+    let learned = LearnedFactorization::complete(vec![Factorization::new(vdn.utilities)
+        .with_joint(JointKind::QJt, payoff)
+        .expect("shapes agree")]);
     c.bench_function("check/twentyone", |b| {
         b.iter(|| check(black_box(&game), black_box(&learned)).expect("check"))
     });

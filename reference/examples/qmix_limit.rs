@@ -20,7 +20,7 @@ fn int(rng: &mut Rng, lo: i64, hi: i64) -> f64 {
     (lo + rng.below((hi - lo + 1) as u64) as i64) as f64
 }
 
-/// The 21-action game of the QTRAN paper (re-implementation's formula, see DOMAIN.md) on the
+/// The 21-action game of the QTRAN paper (re-implementation's formula, see docs/DOMAIN.md) on the
 /// actions `0, s, 2s, …` of each agent (2 agents only).
 fn game21(u: &[usize], step: usize) -> f64 {
     let y = (u[0] * step) as f64;

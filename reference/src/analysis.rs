@@ -9,12 +9,12 @@ use serde::Serialize;
 
 use crate::affine::largest_common_scale;
 use crate::error::Result;
+use crate::exact::Exact;
 use crate::game::Game;
-use crate::ideal::qmix::{project_qmix, QmixOptions, QmixProjection};
+use crate::ideal::qmix::QmixOptions;
 use crate::ideal::qtran::{qtran_alt, qtran_base, Cond7Solution};
-use crate::ideal::vdn::{project_vdn, VdnProjection};
 use crate::igm::igm_factorizable;
-use crate::multistep::{greedy_return, greedy_set, optimal_q, projected_induction};
+use crate::multistep::greedy_set;
 use crate::qtran::{theorem1, theorem2};
 use crate::table::JointTable;
 use crate::tol::TIE_TOL;
@@ -207,6 +207,10 @@ pub struct Analysis {
     pub states: Vec<StateAnalysis>,
     /// Returns from the initial state.
     pub returns: Returns,
+    /// The typed exact results presented above (not serialized: the fields above are their
+    /// JSON form).
+    #[serde(skip)]
+    pub exact: Exact,
 }
 
 fn labels_of(game: &Game, table: &JointTable, set: &[usize]) -> Vec<Vec<String>> {
@@ -215,85 +219,98 @@ fn labels_of(game: &Game, table: &JointTable, set: &[usize]) -> Vec<Vec<String>>
         .collect()
 }
 
-fn weights_of(opts: &AnalysisOptions, s: usize) -> Option<&[f64]> {
-    opts.weights.as_ref().map(|w| w[s].as_slice())
-}
-
 /// Analyses `game` exactly.
 pub fn analyze(game: &Game, opts: &AnalysisOptions) -> Result<Analysis> {
-    let q_star = optimal_q(game)?;
-    let (vdn_targets, vdn) = projected_induction(
-        game,
-        |s, t| project_vdn(t, weights_of(opts, s)),
-        |p: &VdnProjection| p.q_tot.max(),
-    )?;
-    let (qmix_targets, qmix) = projected_induction(
-        game,
-        |s, t| {
-            let mut o = opts.qmix.clone();
-            o.weights = weights_of(opts, s).map(<[f64]>::to_vec);
-            project_qmix(t, &o)
-        },
-        |p: &QmixProjection| p.q_tot.max(),
-    )?;
-    let optimal_sets: Vec<Vec<usize>> = q_star.iter().map(greedy_set).collect();
-    let vdn_greedy: Vec<Vec<usize>> = vdn.iter().map(|p| greedy_set(&p.q_tot)).collect();
-    let qmix_greedy: Vec<Vec<usize>> = qmix.iter().map(|p| greedy_set(&p.q_tot)).collect();
-    let subset = |a: &[usize], b: &[usize]| a.iter().all(|k| b.contains(k));
+    let exact = Exact::compute(game, opts.weights.as_deref(), &opts.qmix)?;
+    Analysis::of(exact)
+}
 
-    let mut states = Vec::with_capacity(game.states.len());
-    for (s, state) in game.states.iter().enumerate() {
-        let q = &q_star[s];
-        let v = &vdn[s];
-        let m = &qmix[s];
-        states.push(StateAnalysis {
-            state: state.label.clone(),
-            q: q.values().to_vec(),
-            optimal: labels_of(game, q, &optimal_sets[s]),
-            igm_factorizable: igm_factorizable(q),
-            vdn: VdnIdeal {
-                target: vdn_targets[s].values().to_vec(),
-                q_tot: v.q_tot.values().to_vec(),
-                utilities: v.utilities.0.clone(),
-                mse: v.mse,
-                greedy: labels_of(game, q, &vdn_greedy[s]),
-                keeps_optimal: subset(&vdn_greedy[s], &optimal_sets[s]),
-                exact: true,
-            },
-            qmix: QmixIdeal {
-                target: qmix_targets[s].values().to_vec(),
-                q_tot: m.q_tot.values().to_vec(),
-                mse: m.mse,
-                sse: m.sse,
-                exact: m.exact,
-                method: m.method.clone(),
-                orders: m
-                    .orders
-                    .iter()
-                    .zip(&game.agents)
-                    .map(|(o, a)| o.iter().map(|&i| a.actions[i].clone()).collect())
-                    .collect(),
-                lower_bound: m.lower_bound,
-                orderings_evaluated: m.orderings_evaluated,
-                greedy: labels_of(game, q, &qmix_greedy[s]),
-                keeps_optimal: subset(&qmix_greedy[s], &optimal_sets[s]),
-            },
-            qtran: qtran_ideal(q)?,
-        });
+/// Flat joint-action indices (row-major, agent 1 slowest) of one state's optimum and of each
+/// ideal's greedy joint actions: the typed counterparts of the label lists above.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateIndices {
+    /// Every optimal joint action of `Q*(s, ·)`.
+    pub optimal: Vec<usize>,
+    /// Greedy joint actions of VDN's ideal.
+    pub vdn: Vec<usize>,
+    /// Greedy joint actions of QMIX's ideal.
+    pub qmix: Vec<usize>,
+}
+
+impl Analysis {
+    /// The flat indices of state `s`'s optimum and ideals' greedy joint actions.
+    pub fn indices(&self, s: usize) -> StateIndices {
+        StateIndices {
+            optimal: self.exact.truth.optimal[s].clone(),
+            vdn: greedy_set(&self.exact.vdn[s].q_tot),
+            qmix: greedy_set(&self.exact.qmix[s].q_tot),
+        }
     }
-    let start = game.initial;
-    let (opt_lo, _) = greedy_return(game, &optimal_sets, start)?;
-    Ok(Analysis {
-        game: GameInfo::of(game),
-        tolerance: TIE_TOL,
-        states,
-        returns: Returns {
-            optimal: opt_lo,
-            vdn: greedy_return(game, &vdn_greedy, start)?.into(),
-            qmix: greedy_return(game, &qmix_greedy, start)?.into(),
-            qtran: greedy_return(game, &optimal_sets, start)?.into(),
-        },
-    })
+
+    /// Presents exact results computed elsewhere (so that whoever computed them, with
+    /// whichever QMIX budget, shows the same numbers it uses).
+    pub fn of(exact: Exact) -> Result<Analysis> {
+        let game = &exact.truth.game;
+        let q_star = &exact.truth.q_star;
+        let optimal_sets = &exact.truth.optimal;
+        let vdn_greedy = exact.vdn_greedy();
+        let qmix_greedy = exact.qmix_greedy();
+        let subset = |a: &[usize], b: &[usize]| a.iter().all(|k| b.contains(k));
+
+        let mut states = Vec::with_capacity(game.states.len());
+        for (s, state) in game.states.iter().enumerate() {
+            let q = &q_star[s];
+            let v = &exact.vdn[s];
+            let m = &exact.qmix[s];
+            states.push(StateAnalysis {
+                state: state.label.clone(),
+                q: q.values().to_vec(),
+                optimal: labels_of(game, q, &optimal_sets[s]),
+                igm_factorizable: igm_factorizable(q),
+                vdn: VdnIdeal {
+                    target: exact.vdn_targets[s].values().to_vec(),
+                    q_tot: v.q_tot.values().to_vec(),
+                    utilities: v.utilities.0.clone(),
+                    mse: v.mse,
+                    greedy: labels_of(game, q, &vdn_greedy[s]),
+                    keeps_optimal: subset(&vdn_greedy[s], &optimal_sets[s]),
+                    exact: true,
+                },
+                qmix: QmixIdeal {
+                    target: exact.qmix_targets[s].values().to_vec(),
+                    q_tot: m.q_tot.values().to_vec(),
+                    mse: m.mse,
+                    sse: m.sse,
+                    exact: m.exact,
+                    method: m.method.clone(),
+                    orders: m
+                        .orders
+                        .iter()
+                        .zip(&game.agents)
+                        .map(|(o, a)| o.iter().map(|&i| a.actions[i].clone()).collect())
+                        .collect(),
+                    lower_bound: m.lower_bound,
+                    orderings_evaluated: m.orderings_evaluated,
+                    greedy: labels_of(game, q, &qmix_greedy[s]),
+                    keeps_optimal: subset(&qmix_greedy[s], &optimal_sets[s]),
+                },
+                qtran: qtran_ideal(q)?,
+            });
+        }
+        let returns = Returns {
+            optimal: exact.truth.greedy_return(optimal_sets)?.0,
+            vdn: exact.truth.greedy_return(&vdn_greedy)?.into(),
+            qmix: exact.truth.greedy_return(&qmix_greedy)?.into(),
+            qtran: exact.truth.greedy_return(optimal_sets)?.into(),
+        };
+        Ok(Analysis {
+            game: GameInfo::of(game),
+            tolerance: TIE_TOL,
+            states,
+            returns,
+            exact,
+        })
+    }
 }
 
 fn qtran_ideal(q: &JointTable) -> Result<QtranIdeal> {

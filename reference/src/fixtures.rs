@@ -1,4 +1,4 @@
-//! Test fixtures shared by the unit tests: the games of DOMAIN.md as tables.
+//! Test fixtures shared by the unit tests: the games of docs/DOMAIN.md as tables.
 
 use crate::table::JointTable;
 

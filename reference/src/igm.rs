@@ -1,7 +1,7 @@
 //! Individual-Global-Max (IGM), with set semantics for ties.
 //!
 //! Utilities `[Q_i]` satisfy IGM for `Q_jt` when the argmax *set* of `Q_jt` equals the
-//! Cartesian product of the agents' argmax sets `argmax Q_i` (see `DOMAIN.md`). Consequently
+//! Cartesian product of the agents' argmax sets `argmax Q_i` (see `docs/DOMAIN.md`). Consequently
 //! `Q_jt` is IGM-factorizable — some utilities satisfy IGM for it — exactly when its argmax set
 //! is a product set: take `Q_i = 1` on the `i`-th factor and `0` elsewhere. A unique optimum is
 //! always a product set; the two optima `(a,a)`, `(c,c)` of the penalty game are not.

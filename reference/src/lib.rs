@@ -4,13 +4,15 @@
 //! tolerance [`tol::TIE_TOL`]; nothing here is learned or sampled. Heuristic results are
 //! labelled as such in their types.
 //!
-//! Conventions (see `DOMAIN.md`): a joint table over `U_1 × … × U_N` is stored row-major with
+//! Conventions (see `docs/DOMAIN.md`): a joint table over `U_1 × … × U_N` is stored row-major with
 //! agent 1 slowest ([`table::JointTable`]).
 #![deny(clippy::float_cmp)]
 
 pub mod affine;
 pub mod analysis;
 pub mod error;
+pub mod exact;
+pub mod factorization;
 #[cfg(test)]
 mod fixtures;
 pub mod game;
@@ -26,5 +28,7 @@ pub mod tol;
 pub mod verify;
 
 pub use error::{Error, Result};
+pub use exact::{Exact, Truth};
+pub use factorization::{Factorization, Joint, JointKind, LearnedFactorization};
 pub use game::{Agent, Game, Next, State};
 pub use table::{JointTable, Utilities};

@@ -6,19 +6,69 @@
 //! QTRAN's conditions (4a), (4b) and (7) with their largest violations, computed for the
 //! learned `Q_jt` when given (else `Q*`) and the learned `V_jt` when given (else its
 //! definition `max Q_jt − Σ max Q_i`); and, when IGM holds, the largest common affine scale
-//! under which (4) holds.
+//! under which (4) holds. With the class's exact ideal ([`check_with`]), also the learned
+//! joint table's distance to it.
+//!
+//! Per game: both notions of optimality of [`crate::exact`] — every checked state's greedy
+//! joint actions optimal (`all_optimal`), and the greedy policy's return from the initial
+//! state equal to the optimal return (`policy_optimal`, with the return itself).
+//!
+//! This is the only verifier: `qfactor check` runs it on a file, and `qfactor train` and
+//! `compare` run it on every seed in process (the learners' tables become
+//! [`crate::Factorization`]s) and fold its reports into their summaries.
 
 use serde::Serialize;
 
 use crate::affine::largest_common_scale;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::exact::Truth;
+use crate::factorization::{JointKind, LearnedFactorization};
 use crate::game::Game;
 use crate::igm::check_igm;
-use crate::io::LearnedFactorization;
-use crate::multistep::{greedy_set, optimal_q};
 use crate::qtran::{theorem1, theorem2};
 use crate::table::JointTable;
 
+/// Which joint table QTRAN's conditions were computed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum QjtSource {
+    /// The learned `Q_jt`.
+    #[serde(rename = "learned q_jt")]
+    Learned,
+    /// The true table `Q*` (no learned `Q_jt` was given).
+    #[serde(rename = "true table")]
+    TrueTable,
+}
+
+impl QjtSource {
+    /// As written in the output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QjtSource::Learned => "learned q_jt",
+            QjtSource::TrueTable => "true table",
+        }
+    }
+}
+
+/// Where the `V_jt` used came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum VjtSource {
+    /// Given with the learned tables.
+    #[serde(rename = "learned")]
+    Learned,
+    /// Its definition `max Q_jt − Σ max Q_i`.
+    #[serde(rename = "definition")]
+    Definition,
+}
+
+impl VjtSource {
+    /// As written in the output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VjtSource::Learned => "learned",
+            VjtSource::Definition => "definition",
+        }
+    }
+}
 /// Per-agent result of condition (7).
 #[derive(Debug, Clone, Serialize)]
 pub struct Cond7Check {
@@ -37,10 +87,13 @@ pub struct StateCheck {
     pub state: String,
     /// Greedy joint actions of the utilities (the product of each agent's greedy set).
     pub greedy: Vec<Vec<String>>,
-    /// Every greedy joint action is optimal for the true table.
+    /// Every greedy joint action is optimal for the true table (this state's optimality;
+    /// see [`CheckReport::policy_optimal`] for the greedy policy's).
     pub optimal: bool,
+    /// What the learned joint table is (`q_jt` or `q_tot`), when one is given.
+    pub joint_kind: Option<JointKind>,
     /// Which joint table the conditions use: "learned q_jt" or "true table".
-    pub q_jt_source: String,
+    pub q_jt_source: QjtSource,
     /// IGM against the learned joint table (`q_jt`, else `q_tot`); `null` when neither given.
     pub igm: Option<bool>,
     /// IGM against the true table.
@@ -48,7 +101,7 @@ pub struct StateCheck {
     /// `V_jt` used.
     pub v_jt: f64,
     /// "learned" or "definition".
-    pub v_jt_source: String,
+    pub v_jt_source: VjtSource,
     /// (4a).
     pub cond_4a: bool,
     /// max |D| over greedy joint actions.
@@ -63,6 +116,10 @@ pub struct StateCheck {
     pub cond_7_agents: Vec<Cond7Check>,
     /// MSE of the learned joint table to the true table, when a learned joint is given.
     pub mse_true: Option<f64>,
+    /// MSE of the learned joint table to the class's exact ideal, when one was given to
+    /// [`check_with`] (left out of the output otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mse_ideal: Option<f64>,
     /// Largest common scale of the utilities under which (4) holds (`null` when IGM fails
     /// against the joint table used, or when unbounded).
     pub affine_scale: Option<f64>,
@@ -75,36 +132,68 @@ pub struct CheckReport {
     pub game: String,
     /// Per state with learned entries.
     pub states: Vec<StateCheck>,
-    /// Every checked state's greedy action is optimal.
+    /// Every checked state's greedy joint actions are all optimal ("every state optimal").
     pub all_optimal: bool,
+    /// The greedy policy obtains the optimal return from the initial state, whichever tied
+    /// greedy action it takes ("policy optimal"); `null` when some state has no learned
+    /// entries (the policy is then not defined there). Equal to `all_optimal` in a matrix game.
+    pub policy_optimal: Option<bool>,
+    /// The greedy policy's true return from the initial state, `[min, max]` over tied greedy
+    /// actions (`null` as for `policy_optimal`).
+    pub greedy_return: Option<[f64; 2]>,
+    /// The optimal return from the initial state.
+    pub optimal_return: f64,
 }
 
 /// Checks learned tables against `game`.
 pub fn check(game: &Game, learned: &LearnedFactorization) -> Result<CheckReport> {
-    let q_star = optimal_q(game)?;
+    check_with(&Truth::new(game)?, learned, None)
+}
+
+/// Checks learned tables against the solved game `truth`; with `ideal` (one table per state,
+/// the exact ideal of the learner's class), also measures each learned joint table's MSE to
+/// it. This is the only verifier: `qfactor check`, `train` and `compare` all use it.
+pub fn check_with(
+    truth: &Truth,
+    learned: &LearnedFactorization,
+    ideal: Option<&[JointTable]>,
+) -> Result<CheckReport> {
+    let game = &truth.game;
+    if learned.states.len() != truth.n_states() {
+        return Err(Error::Invalid(format!(
+            "the factorization has {} states but the game has {}",
+            learned.states.len(),
+            truth.n_states()
+        )));
+    }
+    if let Some(ideal) = ideal {
+        if ideal.len() != truth.n_states() {
+            return Err(Error::Invalid(format!(
+                "{} ideal tables for a game of {} states",
+                ideal.len(),
+                truth.n_states()
+            )));
+        }
+    }
     let mut states = Vec::new();
+    let mut greedy_all: Vec<Vec<usize>> = Vec::with_capacity(learned.states.len());
     for (s, entry) in learned.states.iter().enumerate() {
         let Some(l) = entry else { continue };
-        let truth = &q_star[s];
-        let (joint, source): (&JointTable, &str) = match &l.q_jt {
-            Some(q) => (q, "learned q_jt"),
-            None => (truth, "true table"),
+        let truth_s = &truth.q_star[s];
+        let (joint, source): (&JointTable, QjtSource) = match l.q_jt() {
+            Some(q) => (q, QjtSource::Learned),
+            None => (truth_s, QjtSource::TrueTable),
         };
-        let learned_joint = l.q_jt.as_ref().or(l.q_tot.as_ref());
+        let learned_joint = l.joint_table();
         let igm = learned_joint
             .map(|j| check_igm(j, &l.utilities))
             .transpose()?;
-        let igm_true = check_igm(truth, &l.utilities)?;
+        let igm_true = check_igm(truth_s, &l.utilities)?;
         let t1 = theorem1(joint, &l.utilities, l.v_jt)?;
         let t2 = theorem2(joint, &l.utilities, l.v_jt)?;
-        let greedy_sets: Vec<Vec<usize>> = (0..l.utilities.n_agents())
-            .map(|i| l.utilities.greedy_set(i))
-            .collect();
-        let greedy = product(&greedy_sets);
-        let optimal_set = greedy_set(truth);
-        let optimal = greedy
-            .iter()
-            .all(|u| optimal_set.contains(&truth.index_of(u)));
+        let greedy = l.utilities.greedy_joint_actions();
+        let greedy_flat = l.utilities.greedy_joint_set();
+        let optimal = truth.state_optimal(s, &greedy_flat);
         let igm_joint = check_igm(joint, &l.utilities)?;
         let affine_scale = if igm_joint.holds {
             largest_common_scale(joint, &l.utilities)?.scale
@@ -115,16 +204,16 @@ pub fn check(game: &Game, learned: &LearnedFactorization) -> Result<CheckReport>
             state: game.states[s].label.clone(),
             greedy: greedy.iter().map(|u| game.joint_labels(u)).collect(),
             optimal,
-            q_jt_source: source.into(),
+            joint_kind: l.joint.as_ref().map(|j| j.kind),
+            q_jt_source: source,
             igm: igm.map(|r| r.holds),
             igm_true: igm_true.holds,
             v_jt: t1.v_jt,
             v_jt_source: if l.v_jt.is_some() {
-                "learned"
+                VjtSource::Learned
             } else {
-                "definition"
-            }
-            .into(),
+                VjtSource::Definition
+            },
             cond_4a: t1.cond_4a,
             violation_4a: t1.violation_4a,
             cond_4b: t1.cond_4b,
@@ -139,32 +228,31 @@ pub fn check(game: &Game, learned: &LearnedFactorization) -> Result<CheckReport>
                     max_residual: a.max_residual,
                 })
                 .collect(),
-            mse_true: learned_joint.map(|j| j.mse(truth, None)),
+            mse_true: learned_joint.map(|j| j.mse(truth_s, None)),
+            mse_ideal: ideal.and_then(|i| learned_joint.map(|j| j.mse(&i[s], None))),
             affine_scale: affine_scale.is_finite().then_some(affine_scale),
         });
+        greedy_all.push(greedy_flat);
     }
     let all_optimal = states.iter().all(|s| s.optimal);
+    let complete = greedy_all.len() == truth.n_states();
+    let greedy_return = if complete {
+        let (lo, hi) = truth.greedy_return(&greedy_all)?;
+        Some([lo, hi])
+    } else {
+        None
+    };
+    let policy_optimal = if complete {
+        Some(truth.policy_optimal(&greedy_all)?)
+    } else {
+        None
+    };
     Ok(CheckReport {
         game: game.name.clone(),
         states,
         all_optimal,
+        policy_optimal,
+        greedy_return,
+        optimal_return: truth.optimal_return,
     })
-}
-
-/// Cartesian product of per-agent index sets, in row-major order.
-fn product(sets: &[Vec<usize>]) -> Vec<Vec<usize>> {
-    let mut out: Vec<Vec<usize>> = vec![Vec::new()];
-    for set in sets {
-        out = out
-            .into_iter()
-            .flat_map(|prefix| {
-                set.iter().map(move |&a| {
-                    let mut p = prefix.clone();
-                    p.push(a);
-                    p
-                })
-            })
-            .collect();
-    }
-    out
 }

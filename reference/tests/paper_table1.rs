@@ -1,6 +1,6 @@
 //! The QTRAN paper's published learned tables for its Table 1 game (Son et al. 2019, Tables
 //! 1b–1f, typed into `data/golden/paper-table1-*.csv`) checked against the exact maths, and
-//! the numbers of `DOMAIN.md` (`data/golden/numbers.csv`).
+//! the numbers of `docs/DOMAIN.md` (`data/golden/numbers.csv`).
 //!
 //! Rounding. The paper prints every value to 0.01, so each entry is off by at most 0.005 from
 //! the learned value. `D(u) = Q_1 + Q_2 − Q_jt + V_jt` combines three rounded entries (V_jt = 0
@@ -16,8 +16,9 @@ use std::path::{Path, PathBuf};
 use common::{close, matrix, max_abs_diff};
 use reference::ideal::vdn::project_vdn;
 use reference::igm::check_igm;
-use reference::io::{read_factorization, read_game_file, FactorizationFilter, LearnedState};
+use reference::io::{read_factorization, read_game_file, FactorizationFilter};
 use reference::qtran::{theorem1, theorem2};
+use reference::Factorization;
 use reference::{Game, JointTable};
 
 /// Largest error of a value recomputed from three printed (rounded to 0.01) entries.
@@ -33,7 +34,7 @@ fn table1_game() -> Game {
     read_game_file(&data("games/paper-table1.toml")).expect("data/games/paper-table1.toml")
 }
 
-fn learned(file: &str) -> LearnedState {
+fn learned(file: &str) -> Factorization {
     let game = table1_game();
     let f = read_factorization(&data(file), &game, &FactorizationFilter::default())
         .unwrap_or_else(|e| panic!("{file}: {e}"));
@@ -56,7 +57,7 @@ fn payoff() -> JointTable {
 fn qtran_table_1b_1c_meets_theorem1() {
     let l = learned("golden/paper-table1-qtran.csv");
     assert_eq!(l.v_jt, Some(0.0));
-    let q_jt = l.q_jt.as_ref().expect("Table 1c Q_jt");
+    let q_jt = l.q_jt().expect("Table 1c Q_jt");
     let u = &l.utilities;
     // IGM against the learned Q_jt and against the true payoff: greedy (A, A) = argmax.
     for q in [q_jt, &payoff()] {
@@ -106,7 +107,7 @@ fn qtran_table_1c_does_not_meet_condition_7() {
     // residuals exceed the rounding bound, so (7) fails for the unrounded tables as well:
     // Table 1 shows a QTRAN-base solution, not a QTRAN-alt one.
     let l = learned("golden/paper-table1-qtran.csv");
-    let t2 = theorem2(l.q_jt.as_ref().unwrap(), &l.utilities, l.v_jt).unwrap();
+    let t2 = theorem2(l.q_jt().unwrap(), &l.utilities, l.v_jt).unwrap();
     assert!(!t2.holds);
     assert!(close(t2.agents[0].max_residual, 0.05, 1e-9));
     assert!(close(t2.agents[1].max_residual, 0.23, 1e-9));
@@ -116,7 +117,7 @@ fn qtran_table_1c_does_not_meet_condition_7() {
 #[test]
 fn vdn_table_1e_is_additive_and_misses_the_optimum() {
     let l = learned("golden/paper-table1-vdn.csv");
-    let q_tot = l.q_tot.as_ref().expect("Table 1e Q_jt (VDN's Q_tot)");
+    let q_tot = l.q_tot().expect("Table 1e Q_jt (VDN's Q_tot)");
     // Additive up to rounding: Q_tot = Q_1 + Q_2 within three roundings.
     assert!(max_abs_diff(q_tot, &JointTable::additive(&l.utilities)) <= ROUNDING_3);
     // Greedy (C, B): IGM holds for its own Q_tot but not for the payoff.
@@ -143,14 +144,14 @@ fn vdn_table_1e_is_additive_and_misses_the_optimum() {
 #[test]
 fn qmix_table_1f_misses_the_optimum() {
     let l = learned("golden/paper-table1-qmix.csv");
-    let q_tot = l.q_tot.as_ref().expect("Table 1f Q_jt (QMIX's Q_tot)");
+    let q_tot = l.q_tot().expect("Table 1f Q_jt (QMIX's Q_tot)");
     // Greedy (B, C): consistent with its own Q_tot (0.03 at (B, C)), not with the payoff.
     let own = check_igm(q_tot, &l.utilities).unwrap();
     assert!(own.holds);
     assert_eq!(own.argmax_set, vec![vec![1, 2]]);
     assert!(!check_igm(&payoff(), &l.utilities).unwrap().holds);
     // SSE against the payoff: 16.08² + 4·3.92² + (0.01² + 0.03² + 0.01² + 0.02²) = 320.0335,
-    // the best monotone fit under the ordering with A lowest (SSE 320, DOMAIN.md), worse than
+    // the best monotone fit under the ordering with A lowest (SSE 320, docs/DOMAIN.md), worse than
     // QMIX's class optimum (SSE 288).
     let sse = payoff().mse(q_tot, None) * 9.0;
     assert!(close(sse, 320.0335, 1e-9), "{sse}");

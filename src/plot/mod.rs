@@ -1,5 +1,5 @@
 //! Pictures drawn in Rust: heatmaps of joint tables ([`heatmap`]) and learning curves
-//! ([`curves`]), returned as PNG bytes.
+//! (`curves`, with the `neural` feature), returned as PNG bytes.
 //!
 //! Everything is drawn by `plotters` into an in-memory RGB buffer with fonts embedded in the
 //! binary (DejaVu Sans, `data/fonts/`), then encoded by the `png` crate: no system font,

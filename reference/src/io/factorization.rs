@@ -22,11 +22,13 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::factorization::{Factorization, JointKind, LearnedFactorization};
 use crate::game::Game;
 use crate::io::csv::{csv_cell, format_value, parse_number, Lexer, Record};
 use crate::io::labels::{list, LabelSet};
 use crate::io::text::read_text;
 use crate::table::{JointTable, Utilities};
+use crate::tol;
 
 /// The header `qfactor train` writes.
 pub const FACTORIZATION_HEADER: &str = "method,seed,state,table,agent,actions,value";
@@ -38,29 +40,6 @@ pub struct FactorizationFilter {
     pub method: Option<String>,
     /// Keep only rows whose `seed` is this.
     pub seed: Option<String>,
-}
-
-/// One state's learned tables.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LearnedState {
-    /// `[Q_i]`, every agent's every action.
-    pub utilities: Utilities,
-    /// The joint critic `Q_jt`, if given.
-    pub q_jt: Option<JointTable>,
-    /// `V_jt`, if given.
-    pub v_jt: Option<f64>,
-    /// The mixer's output `Q_tot`, if given.
-    pub q_tot: Option<JointTable>,
-    /// The transformed joint value `Q'_jt`, if given.
-    pub q_prime: Option<JointTable>,
-}
-
-/// A learned factorization of a game: per state (indexed like `game.states`), `None` for
-/// states without any rows.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LearnedFactorization {
-    /// Per state.
-    pub states: Vec<Option<LearnedState>>,
 }
 
 /// The table kinds of the format.
@@ -501,15 +480,68 @@ pub fn parse_factorization(
             })?);
         }
         let [q_jt, q_tot, q_prime] = tables;
-        states.push(Some(LearnedState {
-            utilities: Utilities(utilities),
-            q_jt,
-            v_jt: a.v_jt.map(|(v, _)| v),
-            q_tot,
-            q_prime,
-        }));
+        let utilities = Utilities(utilities);
+        let joint = match (q_jt, q_tot) {
+            (Some(_), Some(_)) => {
+                return Err(Error::input(
+                    file,
+                    None,
+                    format!(
+                        "state {label:?}: both q_jt and q_tot are given; give one learned joint \
+                         table (q_jt: QTRAN's joint critic, q_tot: a mixer's output)"
+                    ),
+                ))
+            }
+            (Some(t), None) => Some((JointKind::QJt, t)),
+            (None, Some(t)) => Some((JointKind::QTot, t)),
+            (None, None) => None,
+        };
+        if let Some(given) = &q_prime {
+            check_q_prime(file, game, s, given, &utilities)?;
+        }
+        let mut f = Factorization::new(utilities);
+        if let Some((kind, t)) = joint {
+            f = f.with_joint(kind, t)?;
+        }
+        f.v_jt = a.v_jt.map(|(v, _)| v);
+        states.push(Some(f));
     }
     Ok(LearnedFactorization { states })
+}
+
+/// Relative tolerance for a given `q_prime` against `Σ Q_i` recomputed here: values learned in
+/// f32 and summed there differ from the f64 sum by rounding only.
+pub const Q_PRIME_TOL: f64 = 1e-5;
+
+/// `Q'_jt` is derived from the utilities: a file that gives it must agree with `Σ Q_i` up to
+/// [`Q_PRIME_TOL`] relative to `max(1, Σ |Q_i|)`.
+fn check_q_prime(
+    file: &str,
+    game: &Game,
+    s: usize,
+    given: &JointTable,
+    utilities: &Utilities,
+) -> Result<()> {
+    for (u, v) in given.iter() {
+        let sum = utilities.sum_at(&u);
+        let scale: f64 = utilities.0.iter().zip(&u).map(|(q, &a)| q[a].abs()).sum();
+        if (v - sum).abs() > Q_PRIME_TOL * scale.max(1.0).max(tol::scale(v, sum)) {
+            return Err(Error::input(
+                file,
+                None,
+                format!(
+                    "state {:?}: q_prime of joint action ({}) is {} but the utilities sum to {} \
+                     (Q'_jt = Σ Q_i is derived from the q_i rows; leave the q_prime rows out or \
+                     make them agree, relative tolerance {Q_PRIME_TOL:e})",
+                    game.states[s].label,
+                    game.joint_labels(&u).join(" "),
+                    format_value(v),
+                    format_value(sum)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn invalid(m: String) -> io::Error {
@@ -562,7 +594,12 @@ pub fn write_factorization_rows(
         if let Some(v) = st.v_jt {
             writeln!(w, "{prefix},v_jt,,,{}", format_value(v))?;
         }
-        for (kind, table) in JOINT_KINDS.iter().zip([&st.q_jt, &st.q_tot, &st.q_prime]) {
+        // Q'_jt is written beside a learned Q_jt (QTRAN's layout), derived from the utilities.
+        let q_prime = st.q_jt().map(|_| st.q_prime());
+        for (kind, table) in JOINT_KINDS
+            .iter()
+            .zip([st.q_jt(), st.q_tot(), q_prime.as_ref()])
+        {
             let Some(t) = table else { continue };
             if t.shape() != shape.as_slice() {
                 return Err(invalid(format!(
@@ -625,13 +662,17 @@ mod tests {
                     JointTable::from_fn(shape.clone(), |u| off + u[0] as f64 / 7.0 - u[1] as f64)
                         .unwrap()
                 };
-                Some(LearnedState {
-                    utilities: Utilities(q),
-                    q_jt: Some(t(s as f64)),
-                    v_jt: Some(-1.0 / 3.0),
-                    q_tot: if s == 0 { Some(t(1e-300)) } else { None },
-                    q_prime: Some(t(1e300)),
-                })
+                // Q_jt in some states, Q_tot in state 0, V_jt everywhere; Q'_jt derived.
+                let kind = if s == 0 {
+                    JointKind::QTot
+                } else {
+                    JointKind::QJt
+                };
+                let f = Factorization::new(Utilities(q))
+                    .with_joint(kind, t(s as f64 + 1e-300))
+                    .unwrap()
+                    .with_v_jt(-1.0 / 3.0);
+                Some(f)
             })
             .collect();
         LearnedFactorization { states }
@@ -709,6 +750,6 @@ mod tests {
             s.utilities.0,
             vec![vec![1.0, 0.0, 0.0], vec![1.0, 0.0, 0.0]]
         );
-        assert!(s.q_jt.is_none() && s.v_jt.is_none());
+        assert!(s.joint.is_none() && s.v_jt.is_none());
     }
 }

@@ -1,4 +1,4 @@
-//! Shared helpers for the integration tests: the games named in `DOMAIN.md` and small
+//! Shared helpers for the integration tests: the games named in `docs/DOMAIN.md` and small
 //! utilities. Each test binary uses a different subset, hence `dead_code` is allowed.
 #![allow(dead_code)]
 
