@@ -2,13 +2,15 @@
 //! learning curves, and the sections of `report.html`. Numbers come from the study (the exact
 //! reference and the learners); this module only arranges them.
 
-use crate::compare::{Shown, Study};
-use crate::exact_figure::PanelSpec;
-use crate::plot::curves::{curves_png, CurvesFigure, Series};
-use crate::plot::heatmap::{heatmap_png, Figure, Panel};
-use crate::render::{joint_list, TableView};
-use crate::report::{render_html, Block, Cell, JointGrid, Report, Section, Tone, JOINT_TABLE_KEY};
+use crate::present::exact_figure::PanelSpec;
+use crate::present::html::{
+    render_html, Block, Cell, JointGrid, Report, Section, Tone, JOINT_TABLE_KEY,
+};
+use crate::present::plot::curves::{curves_png, CurvesFigure, Series};
+use crate::present::plot::heatmap::{heatmap_png, Figure, Panel};
+use crate::present::render::{joint_list, TableView};
 use crate::story::curve_bands;
+use crate::study::{Shown, Study};
 use anyhow::Result;
 use neural::config::Method;
 
@@ -26,12 +28,12 @@ pub struct Picture {
     pub png: Vec<u8>,
 }
 
-use crate::exact_figure::{GREEDY_LABEL, OPTIMAL_LABEL};
+use crate::present::exact_figure::{GREEDY_LABEL, OPTIMAL_LABEL};
 
 fn panel(study: &Study, s: usize, prefix: &str, shown: &Shown) -> Panel {
     let state = (study.data.n_states() > 1).then(|| study.analysis.states[s].state.as_str());
     let optimal = study.optimal(s);
-    crate::exact_figure::panel(
+    crate::present::exact_figure::panel(
         &study.analysis,
         state,
         PanelSpec {
@@ -171,7 +173,7 @@ pub fn all(study: &Study) -> Result<Vec<Picture>> {
         caption: "The payoff and the best each class can do (exact VDN least-squares projection, \
                   global QMIX monotonic projection, an exact QTRAN factorization)."
             .into(),
-        png: crate::exact_figure::exact_png(&study.analysis)?,
+        png: crate::present::exact_figure::exact_png(&study.analysis)?,
     });
     // One figure per method.
     for (k, run) in study.runs.iter().enumerate() {
@@ -497,7 +499,7 @@ pub fn report_sections(study: &Study, pictures: &[Picture], command: &str) -> Re
     }
     if multi {
         let r = &a.returns;
-        let range = |x: [f64; 2]| crate::render::return_range(x, "");
+        let range = |x: [f64; 2]| crate::present::render::return_range(x, "");
         blocks.push(Block::Facts(vec![
             (
                 "optimal return".into(),

@@ -3,7 +3,7 @@
 //! (one method per worker thread when each uses one libtorch thread, which is the default for
 //! small runs: results are bit-for-bit those of a sequential run, only sooner).
 
-use crate::style::Style;
+use crate::present::style::Style;
 use anyhow::{Context, Result};
 use neural::config::{apply_overrides, merge_json, Method, Precision, TrainConfig};
 use neural::run::{train_method_with, MethodRun, Progress};

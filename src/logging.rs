@@ -18,7 +18,7 @@ pub fn init(quiet: bool, verbose: u8) {
             _ => LevelFilter::TRACE,
         }
     };
-    let ansi = crate::style::Style::stderr().bold("x") != "x";
+    let ansi = crate::present::style::Style::stderr().bold("x") != "x";
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_max_level(level)

@@ -3,31 +3,23 @@
 //! terminal, pictures (PNG) and a one-page HTML report. It holds no maths of its own beyond the
 //! small presentation helpers of `story` (listed there; with the `neural` feature).
 
-mod analyze;
-mod check;
-#[cfg(feature = "neural")]
-mod compare;
-#[cfg(feature = "neural")]
-mod demo;
-mod exact_figure;
+mod commands;
 #[cfg(feature = "neural")]
 mod figures;
-mod games;
 #[cfg(feature = "neural")]
 mod learn;
 mod logging;
 mod output;
-mod plot;
-mod render;
-#[cfg(feature = "neural")]
-mod report;
+mod present;
 #[cfg(feature = "neural")]
 mod story;
-mod style;
 #[cfg(feature = "neural")]
-mod train;
+mod study;
 
 use clap::{ArgAction, CommandFactory, Parser, Subcommand};
+use commands::{analyze, check, games};
+#[cfg(feature = "neural")]
+use commands::{compare, demo, train};
 use std::process::ExitCode;
 
 const EXAMPLES: &str = "Examples:
@@ -183,7 +175,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let style = style::Style::stderr();
+            let style = present::style::Style::stderr();
             eprintln!("qfactor: {} {e:#}", style.bad("error:"));
             ExitCode::from(exit_code(&e))
         }

@@ -11,7 +11,7 @@
 //!   and the optimal share with its 95% Wilson interval (both statistics from
 //!   `neural::report`).
 
-use crate::plot::curves::Band;
+use crate::present::plot::curves::Band;
 use neural::learner::{CurvePoint, GameData, SeedTables};
 use neural::report::{percentile, wilson_interval};
 use reference::table::JointTable;

@@ -383,7 +383,7 @@ pub fn curves_png(fig: &CurvesFigure) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plot::png_size;
+    use crate::present::plot::png_size;
 
     fn series(method: &str, with_loss: bool) -> Series {
         let pts = |f: &dyn Fn(f64) -> f64| -> Vec<Band> {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use reference::analysis::{analyze, Analysis, AnalysisOptions};
 use reference::ideal::qmix::{QmixBudget, QmixOptions};
 
-use crate::render::{joint_list, render, TableView};
+use crate::present::render::{joint_list, render, TableView};
 
 /// Arguments of `qfactor analyze`.
 #[derive(Args)]
@@ -78,14 +78,14 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
     }
     let analysis = analyze(&game, &opts)?;
     if let Some(path) = &args.png {
-        let png = crate::exact_figure::exact_png(&analysis)?;
+        let png = crate::present::exact_figure::exact_png(&analysis)?;
         crate::output::write_atomic(path, &png)?;
         tracing::info!("wrote {}", path.display());
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&analysis)?);
     } else {
-        let style = crate::style::Style::stdout();
+        let style = crate::present::style::Style::stdout();
         for line in human(&analysis).lines() {
             println!("{}", style.table_line(line));
         }
@@ -144,7 +144,7 @@ fn human(a: &Analysis) -> String {
     }
     if multi {
         let r = &a.returns;
-        let range = |x: [f64; 2]| crate::render::return_range(x, " (tied greedy choices)");
+        let range = |x: [f64; 2]| crate::present::render::return_range(x, " (tied greedy choices)");
         out.push_str(&format!(
             "\nReturn from {} under each ideal's greedy policy: optimal {}, VDN {}, QMIX {}, \
              QTRAN {}\n",

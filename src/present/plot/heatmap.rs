@@ -594,7 +594,7 @@ pub fn heatmap_png(fig: &Figure) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plot::png_size;
+    use crate::present::plot::png_size;
 
     fn panel(n: usize, utilities: bool) -> Panel {
         let labels: Vec<String> = (0..n).map(|i| format!("{i}")).collect();

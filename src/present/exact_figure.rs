@@ -2,8 +2,8 @@
 //! and QMIX projections and an exact QTRAN factorization (`Q'_jt` and `Q'_jt − Q_jt`), three
 //! panels a row. `qfactor analyze --png DIR` writes it, and `compare` puts it in its report.
 
-use crate::plot::heatmap::{heatmap_png, Figure, Panel};
-use crate::render::joint_list;
+use crate::present::plot::heatmap::{heatmap_png, Figure, Panel};
+use crate::present::render::joint_list;
 use anyhow::Result;
 use reference::analysis::Analysis;
 
@@ -210,7 +210,7 @@ mod tests {
             let game = reference::io::load_game(name).unwrap();
             let a = analyze(&game, &AnalysisOptions::default()).unwrap();
             let png = exact_png(&a).unwrap();
-            assert!(crate::plot::png_size(&png).is_some(), "{name}");
+            assert!(crate::present::plot::png_size(&png).is_some(), "{name}");
         }
     }
 

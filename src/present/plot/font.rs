@@ -14,8 +14,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::HPos;
 use std::sync::OnceLock;
 
-static REGULAR: &[u8] = include_bytes!("../../data/fonts/DejaVuSans.ttf");
-static BOLD: &[u8] = include_bytes!("../../data/fonts/DejaVuSans-Bold.ttf");
+static REGULAR: &[u8] = include_bytes!("../../../data/fonts/DejaVuSans.ttf");
+static BOLD: &[u8] = include_bytes!("../../../data/fonts/DejaVuSans-Bold.ttf");
 
 struct Faces {
     regular: FontRef<'static>,

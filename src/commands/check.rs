@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use reference::io::FactorizationFilter;
 use reference::verify::{check, CheckReport};
 
-use crate::render::{joint_list, return_range};
+use crate::present::render::{joint_list, return_range};
 
 /// Arguments of `qfactor check`.
 #[derive(Args)]
@@ -45,7 +45,7 @@ pub fn run(args: &CheckArgs) -> Result<()> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        let style = crate::style::Style::stdout();
+        let style = crate::present::style::Style::stdout();
         for line in human(&report).lines() {
             println!("{}", style.table_line(line));
         }

@@ -9,12 +9,13 @@
 //! 2. QMIX's two-step game: VDN's greedy policy collects less than the optimum, QMIX's reaches
 //!    it.
 
-use crate::compare::{side_by_side, write_outputs, Shown, Study};
+use crate::commands::compare::{side_by_side, write_outputs};
 use crate::learn::{config_for, jobs_for, LearnArgs};
 use crate::output::OutputDir;
-use crate::render::{joint_list, render, TableView};
+use crate::present::render::{joint_list, render, TableView};
+use crate::present::style::Style;
 use crate::story::{orders_from_utilities, seed_return, split_means};
-use crate::style::Style;
+use crate::study::{Shown, Study};
 use anyhow::{Context, Result};
 use neural::config::{Method, TrainConfig};
 use reference::ideal::qmix::project_qmix_with_orders;
@@ -169,7 +170,7 @@ fn evidence_states(out: &mut String, study: &Study, tables: &[(usize, Shown)], s
             .chain([String::new()])
             .collect()
     } else {
-        side_by_side(&bodies, 3, crate::compare::terminal_width())
+        side_by_side(&bodies, 3, crate::commands::compare::terminal_width())
     };
     for l in lines {
         out.push_str(&style.table_line(&l));

@@ -3,7 +3,7 @@
 //! archived as one file. This module only lays out what it is given (text, tables, pictures);
 //! the content is assembled by the commands.
 
-use crate::render::TableView;
+use crate::present::render::TableView;
 use base64::Engine as _;
 use std::fmt::Write as _;
 
