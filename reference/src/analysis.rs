@@ -151,7 +151,7 @@ pub struct QtranIdeal {
     /// Condition (7) holds (QTRAN-alt).
     pub cond_7: bool,
     /// "found", "none exists" or "not found" for a (7) solution.
-    pub cond_7_status: String,
+    pub cond_7_status: Cond7Status,
     /// Why (7) has no solution or none was found.
     pub cond_7_reason: Option<String>,
     /// Utilities meeting (4a)/(4b) (the QTRAN-base construction).
@@ -161,6 +161,30 @@ pub struct QtranIdeal {
     pub affine_scale: Option<f64>,
     /// Whether the greedy joint action is optimal (QTRAN's class is unrestricted).
     pub keeps_optimal: bool,
+}
+
+/// The outcome of the search for a QTRAN-alt solution ((4a) and (7)), without its payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Cond7Status {
+    /// A verified solution was found.
+    #[serde(rename = "found")]
+    Found,
+    /// Proven: none exists.
+    #[serde(rename = "none exists")]
+    NoneExists,
+    /// None was found; existence is not decided.
+    #[serde(rename = "not found")]
+    NotFound,
+}
+
+impl std::fmt::Display for Cond7Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Cond7Status::Found => "found",
+            Cond7Status::NoneExists => "none exists",
+            Cond7Status::NotFound => "not found",
+        })
+    }
 }
 
 /// One state's analysis.
@@ -317,9 +341,9 @@ fn qtran_ideal(q: &JointTable) -> Result<QtranIdeal> {
     let base = qtran_base(q)?;
     let alt = qtran_alt(q)?;
     let (status, reason, alt_f) = match alt {
-        Cond7Solution::Found(f) => ("found", None, Some(f)),
-        Cond7Solution::NoneExists { reason } => ("none exists", Some(reason), None),
-        Cond7Solution::NotFound { reason } => ("not found", Some(reason), None),
+        Cond7Solution::Found(f) => (Cond7Status::Found, None, Some(f)),
+        Cond7Solution::NoneExists { reason } => (Cond7Status::NoneExists, Some(reason), None),
+        Cond7Solution::NotFound { reason } => (Cond7Status::NotFound, Some(reason), None),
     };
     let chosen = alt_f.as_ref().or(base.as_ref());
     let Some(f) = chosen else {
@@ -330,7 +354,7 @@ fn qtran_ideal(q: &JointTable) -> Result<QtranIdeal> {
             cond_4a: false,
             cond_4b: false,
             cond_7: false,
-            cond_7_status: status.into(),
+            cond_7_status: status,
             cond_7_reason: reason,
             base_utilities: None,
             affine_scale: None,
@@ -347,7 +371,7 @@ fn qtran_ideal(q: &JointTable) -> Result<QtranIdeal> {
         cond_4a: t1.cond_4a,
         cond_4b: t1.cond_4b,
         cond_7: t2.holds,
-        cond_7_status: status.into(),
+        cond_7_status: status,
         cond_7_reason: reason,
         base_utilities: base.map(|b| b.utilities.0),
         affine_scale: scale.scale.is_finite().then_some(scale.scale),
