@@ -2,15 +2,11 @@
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn qfactor(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_qfactor"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("qfactor runs")
-}
+mod common;
+
+use common::qfactor;
 
 fn json(args: &[&str]) -> Value {
     let out = qfactor(args);

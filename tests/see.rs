@@ -2,32 +2,11 @@
 //! completions, `--help`, output directories that are never overwritten silently, exit codes.
 //! Tests that train need the `neural` feature; the rest run in every build.
 
+mod common;
+
+use common::{ok, qfactor, stdout};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn qfactor(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_qfactor"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("qfactor runs")
-}
-
-fn ok(args: &[&str]) -> Output {
-    let out = qfactor(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed ({:?}): {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use std::process::Command;
 
 /// Decodes a PNG completely and returns its size; panics when it is not a valid PNG.
 fn png_size(path: &Path) -> (u32, u32) {

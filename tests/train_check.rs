@@ -4,27 +4,13 @@
 #![cfg(feature = "neural")]
 
 use std::collections::HashMap;
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn qfactor(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_qfactor"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("qfactor runs")
-}
+use common::{qfactor, stdout};
+use std::path::Path;
 
 fn ok(args: &[&str]) -> String {
-    let out = qfactor(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed ({:?}): {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    stdout(&common::ok(args))
 }
 
 /// `summary.csv` as one map per method, column → cell.
