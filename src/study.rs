@@ -75,7 +75,7 @@ impl Study {
         let game =
             reference::io::load_game(spec).with_context(|| format!("loading game {spec:?}"))?;
         let data = GameData::new(&game, configs.first().and_then(|c| c.gamma))?;
-        let analysis = Analysis::of(Exact::compute(&data.game, None, qmix)?)?;
+        let analysis = Analysis::of(Exact::with_truth(data.truth.clone(), None, qmix)?)?;
         let start = Instant::now();
         let runs = train_all(&data.game, configs, dev, jobs, &[])?;
         let train_seconds = start.elapsed().as_secs_f64();

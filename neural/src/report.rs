@@ -28,12 +28,13 @@ use serde::Serialize;
 use std::fmt::Write as _;
 use std::io::Write as _;
 
-/// The exact results the learners are measured against: [`Exact::compute`] with uniform
+/// The exact results the learners are measured against: [`Exact::with_truth`] (the game as
+/// the learners see it, solved once in [`GameData`]) with uniform
 /// weights and the full QMIX search ([`reference::ideal::qmix::QmixOptions::default`]), unless
 /// the caller computed them with other options and hands them over instead.
 pub fn exact_results(data: &GameData) -> Result<Exact> {
-    Ok(Exact::compute(
-        &data.game,
+    Ok(Exact::with_truth(
+        data.truth.clone(),
         None,
         &reference::ideal::qmix::QmixOptions::default(),
     )?)

@@ -95,7 +95,17 @@ impl Exact {
     /// Computes the exact results of `game` with per-state `weights` (uniform when `None`)
     /// and the QMIX search options `qmix`.
     pub fn compute(game: &Game, weights: Option<&[Vec<f64>]>, qmix: &QmixOptions) -> Result<Exact> {
-        let truth = Truth::new(game)?;
+        Exact::with_truth(Truth::new(game)?, weights, qmix)
+    }
+
+    /// [`Exact::compute`] for a game already solved (`truth`), so that its `Q*` is not
+    /// solved twice.
+    pub fn with_truth(
+        truth: Truth,
+        weights: Option<&[Vec<f64>]>,
+        qmix: &QmixOptions,
+    ) -> Result<Exact> {
+        let game = &truth.game.clone();
         let weights_of = |s: usize| weights.map(|w| w[s].as_slice());
         let (vdn_targets, vdn) = projected_induction(
             game,
