@@ -170,19 +170,19 @@ pub fn measure(
 }
 
 /// One core's peak f32 rate in GFLOP per CPU-second and the vector width used (bits): a loop
-/// of independent fused multiply-adds on 12 registers (AVX-512 when available, else AVX2 +
-/// FMA), about 0.3 s. `(0, 0)` where neither is available.
+/// of independent fused multiply-adds on 12 registers, about 0.3 s, with the instruction set
+/// the engine's kernels use ([`crate::simd::level`]: AVX-512, or AVX2 + FMA). `(0, 0)` at
+/// [`crate::simd::Level::Portable`] (no vector FMA available, or `QFACTOR_SIMD=portable`).
 pub fn core_peak_gflops() -> (f64, u32) {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: AVX-512F is available (checked).
-            return (unsafe { fma_loop_avx512() }, 512);
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: AVX2 and FMA are available (checked).
-            return (unsafe { fma_loop_avx2() }, 256);
+        use crate::simd::Level;
+        match crate::simd::level() {
+            // SAFETY: AVX-512F is available (`simd::level` never exceeds the CPU's level).
+            Level::Avx512 => return (unsafe { fma_loop_avx512() }, 512),
+            // SAFETY: AVX2 and FMA are available (likewise).
+            Level::Avx2Fma => return (unsafe { fma_loop_avx2() }, 256),
+            Level::Portable => {}
         }
     }
     (0.0, 0)

@@ -202,8 +202,8 @@ impl MlpEngine {
     ) {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                // SAFETY: AVX-512F is available (checked).
+            if crate::simd::level() >= crate::simd::Level::Avx512 {
+                // SAFETY: AVX-512F is available (`simd::level` never exceeds the CPU's level).
                 unsafe { self.forward_avx512(ws, params, obs, q, h) };
                 return;
             }
@@ -211,7 +211,8 @@ impl MlpEngine {
         self.forward_impl(ws, params, obs, q, h);
     }
 
-    /// [`MlpEngine::forward`] compiled for AVX-512 (its element-wise loops vectorise).
+    /// [`MlpEngine::forward`] compiled for AVX-512 (its element-wise loops vectorise), run at
+    /// [`crate::simd::Level::Avx512`].
     ///
     /// # Safety
     /// AVX-512F must be available.
@@ -338,8 +339,8 @@ impl MlpEngine {
     ) {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                // SAFETY: AVX-512F is available (checked).
+            if crate::simd::level() >= crate::simd::Level::Avx512 {
+                // SAFETY: AVX-512F is available (`simd::level` never exceeds the CPU's level).
                 unsafe { self.backward_avx512(ws, params, obs, dq, dh, grads) };
                 return;
             }
@@ -347,7 +348,7 @@ impl MlpEngine {
         self.backward_impl(ws, params, obs, dq, dh, grads);
     }
 
-    /// [`MlpEngine::backward`] compiled for AVX-512.
+    /// [`MlpEngine::backward`] compiled for AVX-512, run at [`crate::simd::Level::Avx512`].
     ///
     /// # Safety
     /// AVX-512F must be available.

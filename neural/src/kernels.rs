@@ -7,7 +7,8 @@
 //! elements; `A` may be read with any strides (so `Aᵀ·B` needs no transpose). The portable
 //! kernel computes every element in the same order with the same fused multiply-adds
 //! (`mul_add`), so both give bit-for-bit the same results (tested): results do not depend on
-//! which kernel a machine picks.
+//! which kernel a machine picks. Which one runs is decided by [`crate::simd::level`]
+//! (`QFACTOR_SIMD=portable` forces the portable kernels).
 
 /// How `C` starts before `A·B` is added.
 #[derive(Debug, Clone, Copy)]
@@ -117,7 +118,8 @@ impl Dims {
     }
 }
 
-/// `C = init + A·B` (see [`Dims`]), with the fastest kernel this CPU supports.
+/// `C = init + A·B` (see [`Dims`]), with the AVX-512 kernel at [`crate::simd::Level::Avx512`]
+/// ([`crate::simd::level`]), else the portable one.
 pub fn gemm<T: Element>(d: Dims, a: &[T], b: &[T], c: &mut [T], init: Init<T>) {
     d.check(a, b, c, &init);
     if d.m == 0 || d.n == 0 {
@@ -125,9 +127,9 @@ pub fn gemm<T: Element>(d: Dims, a: &[T], b: &[T], c: &mut [T], init: Init<T>) {
     }
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: AVX-512F is available (checked); the slices are long enough for every
-            // access (checked by `d.check`).
+        if crate::simd::level() >= crate::simd::Level::Avx512 {
+            // SAFETY: AVX-512F is available (`simd::level` never exceeds the CPU's level);
+            // the slices are long enough for every access (checked by `d.check`).
             unsafe { avx512::gemm(d, a, b, c, init) };
             return;
         }
@@ -152,7 +154,8 @@ pub fn gemm_portable<T: Element>(d: Dims, a: &[T], b: &[T], c: &mut [T], init: I
     }
 }
 
-/// `out [c × r] = srcᵀ` for a row-major `src [r × c]`.
+/// `out [c × r] = srcᵀ` for a row-major `src [r × c]` (16 × 16 AVX-512 blocks for f32 at
+/// [`crate::simd::Level::Avx512`], else 8 × 8 portable blocks).
 pub fn transpose<T: Element>(src: &[T], r: usize, c: usize, out: &mut [T]) {
     assert!(
         src.len() >= r * c && out.len() >= r * c,
@@ -161,9 +164,10 @@ pub fn transpose<T: Element>(src: &[T], r: usize, c: usize, out: &mut [T]) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
-            && std::arch::is_x86_feature_detected!("avx512f")
+            && crate::simd::level() >= crate::simd::Level::Avx512
         {
-            // SAFETY: AVX-512F is available; T is f32; lengths checked above.
+            // SAFETY: AVX-512F is available (`simd::level` never exceeds the CPU's level); T
+            // is f32; lengths checked above.
             unsafe {
                 avx512::transpose_f32(src.as_ptr().cast(), r, c, out.as_mut_ptr().cast());
             }
@@ -433,14 +437,28 @@ mod avx512 {
 mod tests {
     use super::*;
     use crate::rng::Rng;
+    use crate::simd::{self, Level};
+
+    /// The levels this CPU can run, lowest (portable) first: the tests run each explicitly.
+    fn levels() -> Vec<Level> {
+        let l: Vec<Level> = Level::ALL.into_iter().filter(|l| l.supported()).collect();
+        assert_eq!(l[0], Level::Portable);
+        assert_eq!(*l.last().unwrap(), simd::detected());
+        l
+    }
+
+    fn bits32(x: &[f32]) -> Vec<u32> {
+        x.iter().map(|x| x.to_bits()).collect()
+    }
 
     fn rand<T: From<f32>>(rng: &mut Rng, n: usize) -> Vec<T> {
         (0..n).map(|_| T::from(rng.normal() as f32)).collect()
     }
 
     /// Every shape class (tile tails in both directions, k = 0 and 1, strided and transposed
-    /// A, bias or not): the fast kernel equals the portable one bit for bit, and the portable
-    /// one equals a plain f64 triple loop within rounding (relative 1e-5 for f32).
+    /// A, bias or not): `gemm` at every level this CPU supports (portable, and the detected
+    /// SIMD level, forced with `simd::with_level`) equals `gemm_portable` bit for bit, and the
+    /// portable one equals a plain f64 triple loop within rounding (relative 1e-5 for f32).
     #[test]
     fn kernels_agree_bit_for_bit_and_with_a_triple_loop() {
         let mut rng = Rng::keyed(3, 0, "gemm");
@@ -470,13 +488,17 @@ mod tests {
                     } else {
                         Init::Zero
                     };
-                    let mut fast = vec![f32::NAN; m * n];
                     let mut slow = vec![f32::NAN; m * n];
-                    gemm(d, &a, &b, &mut fast, init);
                     gemm_portable(d, &a, &b, &mut slow, init);
-                    let fb: Vec<u32> = fast.iter().map(|x| x.to_bits()).collect();
-                    let sb: Vec<u32> = slow.iter().map(|x| x.to_bits()).collect();
-                    assert_eq!(fb, sb, "{m}x{n}x{k} t={transposed} bias={with_bias}");
+                    for level in levels() {
+                        let mut fast = vec![f32::NAN; m * n];
+                        simd::with_level(level, || gemm(d, &a, &b, &mut fast, init));
+                        assert_eq!(
+                            bits32(&fast),
+                            bits32(&slow),
+                            "{level}: {m}x{n}x{k} t={transposed} bias={with_bias}"
+                        );
+                    }
                     for i in 0..m {
                         for j in 0..n {
                             let mut e = if with_bias { f64::from(bias[j]) } else { 0.0 };
@@ -500,19 +522,31 @@ mod tests {
         let a: Vec<f64> = rand(&mut rng, m * k);
         let b: Vec<f64> = rand(&mut rng, k * n);
         let bias: Vec<f64> = rand(&mut rng, n);
-        let mut fast = vec![0.0; m * n];
         let mut slow = vec![0.0; m * n];
-        gemm(Dims::dense(m, n, k), &a, &b, &mut fast, Init::Bias(&bias));
         gemm_portable(Dims::dense(m, n, k), &a, &b, &mut slow, Init::Bias(&bias));
-        assert_eq!(
-            fast.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
-            slow.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
-        );
+        for level in levels() {
+            let mut fast = vec![0.0; m * n];
+            simd::with_level(level, || {
+                gemm(Dims::dense(m, n, k), &a, &b, &mut fast, Init::Bias(&bias));
+            });
+            assert_eq!(
+                fast.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                slow.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                "{level}"
+            );
+        }
     }
 
-    /// The transposes (16 × 16 register blocks and edges, f32 and f64) equal the definition.
+    /// The transposes (16 × 16 register blocks and edges, f32 and f64) equal the definition,
+    /// at every level this CPU supports.
     #[test]
     fn transposes_are_exact() {
+        for level in levels() {
+            simd::with_level(level, transposes_are_exact_here);
+        }
+    }
+
+    fn transposes_are_exact_here() {
         for &(r, c) in &[
             (64, 64),
             (64, 3),
@@ -531,7 +565,8 @@ mod tests {
                     assert_eq!(
                         out[j * r + i].to_bits(),
                         src[i * c + j].to_bits(),
-                        "{r}x{c} ({i},{j})"
+                        "{}: {r}x{c} ({i},{j})",
+                        simd::level()
                     );
                 }
             }
@@ -540,15 +575,27 @@ mod tests {
             transpose(&src, r, c, &mut out);
             for i in 0..r {
                 for j in 0..c {
-                    assert_eq!(out[j * r + i].to_bits(), src[i * c + j].to_bits());
+                    assert_eq!(
+                        out[j * r + i].to_bits(),
+                        src[i * c + j].to_bits(),
+                        "{}",
+                        simd::level()
+                    );
                 }
             }
         }
     }
 
-    /// Columns of C outside the n written ones and rows beyond m are untouched.
+    /// Columns of C outside the n written ones and rows beyond m are untouched, at every
+    /// level this CPU supports.
     #[test]
     fn writes_stay_inside_c() {
+        for level in levels() {
+            simd::with_level(level, writes_stay_inside_c_here);
+        }
+    }
+
+    fn writes_stay_inside_c_here() {
         let (m, n, k) = (5, 19, 3);
         let a = vec![1.0f32; m * k];
         let b = vec![2.0f32; k * n];

@@ -30,6 +30,7 @@ pub mod qtran_engine;
 pub mod report;
 pub mod rng;
 pub mod run;
+pub mod simd;
 
 pub use config::{Method, TrainConfig};
 pub use learner::{Learner, SeedTables};
