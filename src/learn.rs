@@ -36,6 +36,8 @@ pub struct LearnArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Override one setting: --set qtran.v_jt=true --set agent.hidden=[32,32] (repeatable).
+    // The brackets are the option's syntax (shown verbatim by --help), not a doc link.
+    #[allow(rustdoc::broken_intra_doc_links)]
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
     /// libtorch CPU threads per method (default: 1 for small runs, all cores when

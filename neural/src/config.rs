@@ -1,6 +1,6 @@
 //! Every setting of a training run, with the defaults and where each comes from.
 //!
-//! Nothing in the learners is a hidden constant: every number used by [`crate::train`] is a field
+//! Nothing in the learners is a hidden constant: every number used by the learners ([`crate::learner`]) is a field
 //! here, and the whole structure is written out (as `config.json`) with each run and each
 //! checkpoint. Defaults follow the original QTRAN code for matrix games and the PyMARL family for
 //! the QMIX mixer (see `docs/DOMAIN.md`, "How the public implementations differ"):

@@ -17,7 +17,7 @@
 //!
 //! Arithmetic is in f64 whatever the tensors' type (the work is a few thousand operations per
 //! seed-step, against millions in the networks; the ELU's exponential is most of it). Tested against libtorch's autograd of the
-//! same formulas ([`tests`], and whole training runs in `tests/batching.rs`).
+//! same formulas (this module's tests, and whole training runs in `tests/batching.rs`).
 
 use crate::config::MixerBias;
 use crate::engine::Real;

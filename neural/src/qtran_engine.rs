@@ -23,7 +23,7 @@
 //! then through the sums to each `hq_i`, through the encoder to `[h_i, ·]`, whose first `H`
 //! columns (plus `∂c_i` for QTRAN-alt) are `∂h_i`; the `q` terms land on `∂q_i`. Matrix
 //! products through [`crate::kernels::gemm`]; losses in f64. Tested against autograd
-//! ([`tests`]) and in whole training runs (`cpu_engine_equals_libtorch_autograd`).
+//! (this module's tests) and in whole training runs (`cpu_engine_equals_libtorch_autograd`).
 
 use crate::engine::{slice, slice_mut, Layer, Real};
 use crate::kernels::{gemm, transpose, Dims, Init};
