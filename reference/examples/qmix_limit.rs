@@ -76,7 +76,7 @@ fn games(agents: usize, actions: usize, count: usize, rng: &mut Rng) -> Vec<(Str
 /// Time per isotonic regression under random orders on a few grids, through the grid
 /// dynamic programme where it applies (`solve_prefixes`) and through minimum cuts (`solve`).
 fn bench_isotonic(rng: &mut Rng) {
-    use reference::ideal::isotonic::{Dag, IsotonicSolver, Observations};
+    use reference::isotonic::{Dag, IsotonicSolver, Observations};
     println!("time per isotonic regression under random total orders (µs)");
     println!(
         "{:<14} {:>6} {:>10} {:>10} {:>10} {:>10}",

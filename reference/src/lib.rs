@@ -19,6 +19,7 @@ pub mod game;
 pub mod ideal;
 pub mod igm;
 pub mod io;
+pub mod isotonic;
 pub mod multistep;
 pub mod optimal;
 pub mod qtran;

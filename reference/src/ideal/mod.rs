@@ -4,7 +4,6 @@
 //! - [`qmix`]: global least-squares projection onto the monotonic class.
 //! - [`qtran`]: exact utilities and `V_jt` meeting QTRAN's conditions (4) and (7).
 
-pub mod isotonic;
 pub mod qmix;
 pub mod qtran;
 pub mod vdn;
