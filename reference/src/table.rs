@@ -2,6 +2,13 @@
 //!
 //! A joint action is a slice of action indices, one per agent. Tables are stored row-major
 //! with agent 1 slowest: the flat index of `u` is `((u_1·|U_2| + u_2)·|U_3| + u_3)…`.
+//!
+//! At the public boundary a table converts to and from an [`ndarray`] array with one axis per
+//! agent ([`JointTable::to_array`], [`JointTable::from_array`]): the storage order is the
+//! array's standard (C, row-major) layout, so `array[[u_1, …, u_N]] == table.get(&[u_1, …,
+//! u_N])`.
+
+use ndarray::{ArrayBase, ArrayD, ArrayViewD, Data, Dimension, IxDyn};
 
 use crate::error::{Error, Result};
 use crate::tol;
@@ -55,6 +62,36 @@ impl JointTable {
             return Err(Error::Invalid(format!("table value {v} is not finite")));
         }
         Ok(JointTable { shape, values })
+    }
+
+    /// The table as an array with one axis per agent (axis `i` has agent `i + 1`'s action
+    /// count), in standard layout: `array[[u_1, …, u_N]]` is the value at `u`.
+    pub fn to_array(&self) -> ArrayD<f64> {
+        ArrayD::from_shape_vec(IxDyn(&self.shape), self.values.clone())
+            .expect("invariant: the values fill the shape")
+    }
+
+    /// A table from an array with one axis per agent, in any memory layout (transposed,
+    /// column-major or strided views are read in logical order, as by
+    /// `.as_standard_layout()`). Errors as [`JointTable::new`]: a 0-dimensional array (no
+    /// agent), an axis of length 0 (an agent without actions), too many joint actions, or a
+    /// value that is not finite.
+    pub fn from_array<S, D>(array: ArrayBase<S, D>) -> Result<Self>
+    where
+        S: Data<Elem = f64>,
+        D: Dimension,
+    {
+        let shape = array.shape().to_vec();
+        if shape.is_empty() || shape.contains(&0) || joint_size(&shape).is_none() {
+            // `new` rejects the shape before it looks at the values: nothing is copied.
+            return JointTable::new(shape, Vec::new());
+        }
+        // One copy, in standard layout (the offset of a standard owned copy is 0).
+        let (values, _) = array
+            .as_standard_layout()
+            .into_owned()
+            .into_raw_vec_and_offset();
+        JointTable::new(shape, values)
     }
 
     /// A table whose value at joint action `u` is `f(u)`.
@@ -193,6 +230,31 @@ impl JointTable {
     }
 }
 
+impl From<&JointTable> for ArrayD<f64> {
+    /// [`JointTable::to_array`].
+    fn from(table: &JointTable) -> Self {
+        table.to_array()
+    }
+}
+
+impl TryFrom<ArrayD<f64>> for JointTable {
+    type Error = Error;
+
+    /// [`JointTable::from_array`].
+    fn try_from(array: ArrayD<f64>) -> Result<Self> {
+        JointTable::from_array(array)
+    }
+}
+
+impl TryFrom<ArrayViewD<'_, f64>> for JointTable {
+    type Error = Error;
+
+    /// [`JointTable::from_array`] (the view's values are copied).
+    fn try_from(array: ArrayViewD<'_, f64>) -> Result<Self> {
+        JointTable::from_array(array)
+    }
+}
+
 /// Advances a joint action in row-major order (last agent fastest); wraps to all zeros.
 pub fn increment(u: &mut [usize], shape: &[usize]) {
     for i in (0..u.len()).rev() {
@@ -274,5 +336,106 @@ mod tests {
     fn argmax_set_with_ties() {
         let t = JointTable::new(vec![2, 2], vec![10.0, 0.0, 0.0, 10.0 + 1e-12]).unwrap();
         assert_eq!(t.argmax_set(), vec![0, 3]);
+    }
+
+    #[test]
+    fn array_round_trip_and_indexing() {
+        let t =
+            JointTable::from_fn(vec![2, 3, 4], |u| (u[0] * 100 + u[1] * 10 + u[2]) as f64).unwrap();
+        let a = t.to_array();
+        assert_eq!(a.shape(), &[2, 3, 4]);
+        assert!(a.is_standard_layout());
+        assert_eq!(a[[1, 2, 3]].to_bits(), 123f64.to_bits());
+        assert_eq!(a.as_slice().unwrap(), t.values());
+        assert_eq!(JointTable::from_array(a.clone()).unwrap(), t);
+        assert_eq!(JointTable::try_from(a.view()).unwrap(), t);
+        assert_eq!(ArrayD::from(&t), a);
+        let one = JointTable::new(vec![1], vec![7.5]).unwrap();
+        assert_eq!(JointTable::try_from(one.to_array()).unwrap(), one);
+    }
+
+    #[test]
+    fn arrays_in_other_layouts_are_read_in_logical_order() {
+        use ndarray::{s, Array, Array2, ShapeBuilder};
+        // Column-major storage.
+        let f = Array::from_shape_vec((2, 3).f(), vec![0.0, 10.0, 1.0, 11.0, 2.0, 12.0]).unwrap();
+        assert!(!f.is_standard_layout());
+        let t = JointTable::from_array(f).unwrap();
+        assert_eq!(t.shape(), &[2, 3]);
+        assert_eq!(t.values(), &[0.0, 1.0, 2.0, 10.0, 11.0, 12.0]);
+        // A transposed view: agent 1 is the original second axis.
+        let a = Array2::from_shape_fn((2, 3), |(i, j)| (10 * i + j) as f64);
+        let t = JointTable::from_array(a.t()).unwrap();
+        assert_eq!(t.shape(), &[3, 2]);
+        assert_eq!(t.get(&[2, 1]).to_bits(), 12f64.to_bits());
+        // Strided and reversed slices, and an owned array with an offset.
+        let big = JointTable::from_fn(vec![4, 5], |u| (u[0] * 5 + u[1]) as f64)
+            .unwrap()
+            .to_array();
+        let t = JointTable::from_array(big.slice(s![..;2, ..;-2])).unwrap();
+        assert_eq!(t.shape(), &[2, 3]);
+        assert_eq!(t.values(), &[4.0, 2.0, 0.0, 14.0, 12.0, 10.0]);
+        let t = JointTable::from_array(big.slice_move(s![1.., 3..])).unwrap();
+        assert_eq!(t.values(), &[8.0, 9.0, 13.0, 14.0, 18.0, 19.0]);
+    }
+
+    #[test]
+    fn arrays_are_checked_like_new() {
+        use ndarray::{arr0, Array};
+        let msg = |r: Result<JointTable>| r.unwrap_err().to_string();
+        let empty_axis = Array::<f64, _>::zeros(IxDyn(&[2, 0, 3]));
+        assert_eq!(
+            msg(JointTable::from_array(empty_axis)),
+            msg(JointTable::new(vec![2, 0, 3], vec![]))
+        );
+        assert!(msg(JointTable::from_array(arr0(1.0))).contains("at least one agent"));
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let a = Array::from_shape_vec(IxDyn(&[2, 2]), vec![0.0, bad, 1.0, 2.0]).unwrap();
+            assert_eq!(
+                msg(JointTable::from_array(a)),
+                msg(JointTable::new(vec![2, 2], vec![0.0, bad, 1.0, 2.0]))
+            );
+        }
+        // Refused from the shape, before anything is copied (a broadcast view owns 8 bytes).
+        let zero = arr0(0.0);
+        let huge = zero.broadcast(IxDyn(&[1 << 12, 1 << 12, 2])).unwrap();
+        assert!(msg(JointTable::from_array(huge)).contains("too large"));
+    }
+
+    mod array_props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Tables survive the round trip, and any axis permutation of the array is the table
+            /// with its agents permuted.
+            #[test]
+            fn arrays_round_trip(
+                (shape, values, perm) in prop::collection::vec(1usize..4, 1..5)
+                    .prop_flat_map(|shape| {
+                        let n: usize = shape.iter().product();
+                        let k = shape.len();
+                        (
+                            Just(shape),
+                            prop::collection::vec(-1e6f64..1e6, n),
+                            Just((0..k).collect::<Vec<_>>()).prop_shuffle(),
+                        )
+                    })
+            ) {
+                let t = JointTable::new(shape.clone(), values).unwrap();
+                let a = t.to_array();
+                prop_assert_eq!(&JointTable::from_array(a.view()).unwrap(), &t);
+                let p = JointTable::from_array(a.permuted_axes(IxDyn(&perm))).unwrap();
+                let pshape: Vec<usize> = perm.iter().map(|&i| shape[i]).collect();
+                prop_assert_eq!(p.shape(), &pshape[..]);
+                for (v, x) in p.iter() {
+                    let mut u = vec![0; v.len()];
+                    for (axis, &i) in perm.iter().enumerate() {
+                        u[i] = v[axis];
+                    }
+                    prop_assert_eq!(x.to_bits(), t.get(&u).to_bits());
+                }
+            }
+        }
     }
 }
