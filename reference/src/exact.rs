@@ -105,7 +105,7 @@ impl Exact {
         weights: Option<&[Vec<f64>]>,
         qmix: &QmixOptions,
     ) -> Result<Exact> {
-        let game = &truth.game.clone();
+        let game = &truth.game;
         let weights_of = |s: usize| weights.map(|w| w[s].as_slice());
         let (vdn_targets, vdn) = projected_induction(
             game,
