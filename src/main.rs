@@ -29,7 +29,8 @@ const EXAMPLES: &str = "Examples:
   qfactor check paper-table1 tables.csv     verify anyone's learned tables
   qfactor completions bash > ~/.local/share/bash-completion/completions/qfactor
 
-Exit codes: 0 success, 2 bad input (arguments, files), 1 any other failure.";
+Exit codes: 0 success, 2 bad input (arguments, files), 3 a `check --fail-if` condition held,
+1 any other failure.";
 
 /// Exact and learned value factorization for cooperative multi-agent games (VDN, QMIX, QTRAN).
 #[derive(Parser)]
@@ -106,6 +107,18 @@ impl std::fmt::Display for BadInput {
 
 impl std::error::Error for BadInput {}
 
+/// A condition the user asked to fail on (`check --fail-if`) held: exit code 3.
+#[derive(Debug)]
+pub struct ConditionFailed(pub String);
+
+impl std::fmt::Display for ConditionFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConditionFailed {}
+
 #[cfg(not(feature = "neural"))]
 fn unavailable(command: &str) -> anyhow::Error {
     anyhow::anyhow!(
@@ -139,9 +152,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// 2 for bad input (files, arguments), 1 for anything else.
+/// 2 for bad input (files, arguments), 3 for a `--fail-if` condition, 1 for anything else.
 fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
+        if cause.downcast_ref::<ConditionFailed>().is_some() {
+            return 3;
+        }
         if cause.downcast_ref::<BadInput>().is_some() {
             return 2;
         }

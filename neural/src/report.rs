@@ -18,10 +18,12 @@ use crate::config::Method;
 use crate::learner::GameData;
 use crate::run::MethodRun;
 use crate::{Error, Result};
+use reference::diagnose::{diagnose, Class};
 use reference::exact::Exact;
 use reference::io::csv::{csv_cell, format_value};
 use reference::io::factorization::write_factorization_csv;
 use reference::table::JointTable;
+use reference::tol::Tolerance;
 use reference::verify::{check_with, CheckReport};
 use reference::LearnedFactorization;
 use serde::Serialize;
@@ -163,6 +165,15 @@ pub struct SummaryRow {
     /// Share of seeds whose greedy joint actions are optimal in every state (`all_optimal`
     /// of the check; equal to `optimal_rate` in a matrix game).
     pub states_optimal_rate: f64,
+    /// QTRAN: mean over seeds of the largest |(4a)| residual over states; others: none.
+    pub cond_4a_violation: Option<f64>,
+    /// QTRAN: mean over seeds of the largest (7) residual over states and agents (the
+    /// condition QTRAN-alt trains towards); others: none.
+    pub cond_7_violation: Option<f64>,
+    /// QMIX: mean over seeds of the MSE to the exact best fit under that seed's learned action
+    /// orders — what its mixer could reach given the orders it settled on (`mse_ideal` is to
+    /// the global projection over all orders); others: none.
+    pub mse_orders_fit: Option<f64>,
 }
 
 /// One seed's verdict: the check's report and the numbers the summary folds.
@@ -184,6 +195,11 @@ pub struct SeedVerdict {
     pub violation_4b: Option<f64>,
     /// Largest |(4a)| residual over states (QTRAN).
     pub violation_4a: Option<f64>,
+    /// Largest (7) residual over states and agents (QTRAN).
+    pub violation_7: Option<f64>,
+    /// QMIX: MSE to the exact best fit under this seed's learned action orders (mean over
+    /// states), see [`reference::diagnose`].
+    pub mse_orders_fit: Option<f64>,
 }
 
 impl SeedVerdict {
@@ -215,6 +231,15 @@ impl SeedVerdict {
             mse_ideal: mean(&|s| s.mse_ideal),
             violation_4b: qtran.then(|| max(&|s| s.violation_4b)),
             violation_4a: qtran.then(|| max(&|s| s.violation_4a)),
+            violation_7: qtran.then(|| {
+                max(&|s| {
+                    s.cond_7_agents
+                        .iter()
+                        .map(|a| a.max_residual)
+                        .fold(0f64, f64::max)
+                })
+            }),
+            mse_orders_fit: None,
         })
     }
 }
@@ -228,8 +253,15 @@ pub fn verdicts(data: &GameData, run: &MethodRun, exact: &Exact) -> Result<Vec<S
         .iter()
         .map(|seed| {
             let learned = LearnedFactorization::complete(seed.states.clone());
-            let report = check_with(&data.truth, &learned, ideal.as_deref())?;
-            SeedVerdict::of(seed.seed, &report, m.is_qtran()).map_err(|e| prefix_method(e, m))
+            let report = check_with(&data.truth, &learned, ideal.as_deref(), &Tolerance::LEARNED)?;
+            let mut v = SeedVerdict::of(seed.seed, &report, m.is_qtran())
+                .map_err(|e| prefix_method(e, m))?;
+            if m == Method::Qmix {
+                let d = diagnose(exact, &learned, Class::Qmix)?;
+                let fits: Option<Vec<f64>> = d.states.iter().map(|s| s.mse_orders_fit).collect();
+                v.mse_orders_fit = fits.map(|f| f.iter().sum::<f64>() / f.len().max(1) as f64);
+            }
+            Ok(v)
         })
         .collect()
 }
@@ -268,6 +300,9 @@ pub fn summary_of(run: &MethodRun, v: &[SeedVerdict]) -> SummaryRow {
         cond_4b_violation: mean(&|s| s.violation_4b),
         seconds: run.seconds,
         states_optimal_rate: v.iter().filter(|s| s.states_optimal).count() as f64 / nf,
+        cond_4a_violation: mean(&|s| s.violation_4a),
+        cond_7_violation: mean(&|s| s.violation_7),
+        mse_orders_fit: mean(&|s| s.mse_orders_fit),
     }
 }
 
@@ -278,12 +313,12 @@ fn opt_cell(v: Option<f64>) -> String {
 /// `summary.csv`.
 pub fn summary_csv(rows: &[SummaryRow]) -> String {
     let mut s = String::from(
-        "method,seeds,optimal_rate,optimal_rate_lo,optimal_rate_hi,igm_rate,mse_payoff,mse_ideal,cond_4b_violation,seconds,states_optimal_rate\n",
+        "method,seeds,optimal_rate,optimal_rate_lo,optimal_rate_hi,igm_rate,mse_payoff,mse_ideal,cond_4b_violation,seconds,states_optimal_rate,cond_4a_violation,cond_7_violation,mse_orders_fit\n",
     );
     for r in rows {
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             r.method,
             r.seeds,
             format_value(r.optimal_rate),
@@ -294,7 +329,10 @@ pub fn summary_csv(rows: &[SummaryRow]) -> String {
             opt_cell(r.mse_ideal),
             opt_cell(r.cond_4b_violation),
             format_value(r.seconds),
-            format_value(r.states_optimal_rate)
+            format_value(r.states_optimal_rate),
+            opt_cell(r.cond_4a_violation),
+            opt_cell(r.cond_7_violation),
+            opt_cell(r.mse_orders_fit)
         );
     }
     s

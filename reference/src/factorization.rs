@@ -20,6 +20,7 @@ use crate::ideal::qmix::QmixProjection;
 use crate::ideal::qtran::QtranFactorization;
 use crate::ideal::vdn::VdnProjection;
 use crate::table::{JointTable, Utilities};
+use crate::tol::Tolerance;
 
 /// What a learned joint table is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -199,9 +200,14 @@ impl LearnedFactorization {
 impl Utilities {
     /// Every greedy joint action (per-agent indices), in row-major order (agent 1 slowest).
     pub fn greedy_joint_actions(&self) -> Vec<Vec<usize>> {
+        self.greedy_joint_actions_within(&Tolerance::EXACT)
+    }
+
+    /// [`Utilities::greedy_joint_actions`] with ties decided by `tolerance` (learned values).
+    pub fn greedy_joint_actions_within(&self, tolerance: &Tolerance) -> Vec<Vec<usize>> {
         let mut out: Vec<Vec<usize>> = vec![Vec::new()];
         for i in 0..self.n_agents() {
-            let set = self.greedy_set(i);
+            let set = self.greedy_set_within(i, tolerance);
             out = out
                 .into_iter()
                 .flat_map(|prefix| {
@@ -216,10 +222,28 @@ impl Utilities {
         out
     }
 
+    /// Each agent's actions sorted by its utility, lowest first (ties by action index): the
+    /// action orders a monotonic mixer over these utilities is bound to.
+    pub fn ascending_orders(&self) -> Vec<Vec<usize>> {
+        self.0
+            .iter()
+            .map(|q| {
+                let mut o: Vec<usize> = (0..q.len()).collect();
+                o.sort_by(|&a, &b| q[a].total_cmp(&q[b]).then(a.cmp(&b)));
+                o
+            })
+            .collect()
+    }
+
     /// Flat indices (row-major, agent 1 slowest) of [`Utilities::greedy_joint_actions`].
     pub fn greedy_joint_set(&self) -> Vec<usize> {
+        self.greedy_joint_set_within(&Tolerance::EXACT)
+    }
+
+    /// [`Utilities::greedy_joint_set`] with ties decided by `tolerance` (learned values).
+    pub fn greedy_joint_set_within(&self, tolerance: &Tolerance) -> Vec<usize> {
         let shape = self.shape();
-        self.greedy_joint_actions()
+        self.greedy_joint_actions_within(tolerance)
             .iter()
             .map(|u| u.iter().zip(&shape).fold(0, |k, (&a, &n)| k * n + a))
             .collect()

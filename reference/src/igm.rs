@@ -112,6 +112,29 @@ pub fn check_igm(q_jt: &JointTable, utilities: &Utilities) -> Result<IgmReport> 
     })
 }
 
+/// IGM for learned tables, to `tolerance`: every greedy joint action of `utilities` (each
+/// agent's greedy set with ties decided by `tolerance`) attains `max q_jt` to `tolerance`
+/// (`q_jt(ū) ≥ max q_jt − tolerance.threshold(max |q_jt|)`).
+///
+/// This is the direction that decentralised execution needs: the agents' greedy choices are
+/// jointly greedy. Exact [`check_igm`] also asks the converse (every optimum of `q_jt` is a
+/// greedy joint action), which f32 tables meet only by accident where `q_jt` has ties (a
+/// QMIX mixer flat in one agent's utility keeps `Q_tot` tied to rounding while the utility
+/// still prefers one action). For exact tables with a unique optimum the two agree.
+pub fn greedy_attains_max(
+    q_jt: &JointTable,
+    utilities: &Utilities,
+    tolerance: &crate::tol::Tolerance,
+) -> Result<bool> {
+    validate_utilities(q_jt, utilities)?;
+    let m = q_jt.max();
+    let floor = m - tolerance.threshold(m.abs());
+    Ok(utilities
+        .greedy_joint_set_within(tolerance)
+        .iter()
+        .all(|&k| q_jt.values()[k] >= floor))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,5 +211,23 @@ mod tests {
                 .unwrap()
                 .holds
         );
+    }
+
+    #[test]
+    fn greedy_attains_max_forgives_rounding_ties_only() {
+        use crate::tol::Tolerance;
+        // Q_tot tied to rounding in agent 2's action while agent 2 prefers action 0.
+        let q = table(vec![2, 2], vec![8.0, 8.0 + 1e-7, 0.0, 1.0]);
+        let u = Utilities(vec![vec![1.0, 0.0], vec![0.5, 0.4]]);
+        assert!(!check_igm(&q, &u).unwrap().holds);
+        assert!(greedy_attains_max(&q, &u, &Tolerance::LEARNED).unwrap());
+        // A real gap is never forgiven.
+        let q = table(vec![2, 2], vec![8.0, 8.01, 0.0, 1.0]);
+        assert!(!greedy_attains_max(&q, &u, &Tolerance::LEARNED).unwrap());
+        // Near-tied utilities count both actions greedy: both must attain the max.
+        let u = Utilities(vec![vec![1.0, 0.0], vec![0.5, 0.5 - 1e-7]]);
+        let q = table(vec![2, 2], vec![8.0, 7.0, 0.0, 1.0]);
+        assert!(!greedy_attains_max(&q, &u, &Tolerance::LEARNED).unwrap());
+        assert!(greedy_attains_max(&q, &u, &Tolerance::EXACT).unwrap());
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod affine;
 pub mod analysis;
+pub mod diagnose;
 pub mod error;
 pub mod exact;
 pub mod factorization;

@@ -17,16 +17,16 @@
 //! on its own line `{(u_i', u_−i)}` and a minimum of 0 bounds every point of the line below.
 //!
 //! Tolerances: the equalities (4a) and (7) hold when `|x| ≤ TIE_TOL · max(1, s)`
-//! ([`tol::is_zero`]) and (4b) when `x ≥ −TIE_TOL · max(1, s)` ([`tol::non_negative`]), where
+//! ([`tol::is_zero`](crate::tol::is_zero)) and (4b) when `x ≥ −TIE_TOL · max(1, s)` ([`tol::non_negative`](crate::tol::non_negative)), where
 //! the scale `s` is the largest magnitude among `Q_jt`, `Q'_jt` and `V_jt` — the terms that
-//! enter `D`. Greedy sets use [`tol::tied`].
+//! enter `D`. Greedy sets use [`tol::tied`](crate::tol::tied).
 
 use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::igm::validate_utilities;
 use crate::table::{JointTable, Utilities};
-use crate::tol;
+use crate::tol::Tolerance;
 
 /// Serializers for the table types of this crate (which do not implement `Serialize`), used
 /// with `#[serde(serialize_with = …)]` by the report structs.
@@ -68,7 +68,12 @@ struct Residuals {
     scale: f64,
 }
 
-fn residuals(q_jt: &JointTable, utilities: &Utilities, v_jt: Option<f64>) -> Result<Residuals> {
+fn residuals(
+    q_jt: &JointTable,
+    utilities: &Utilities,
+    v_jt: Option<f64>,
+    tolerance: &Tolerance,
+) -> Result<Residuals> {
     validate_utilities(q_jt, utilities)?;
     if let Some(v) = v_jt {
         if !v.is_finite() {
@@ -80,7 +85,7 @@ fn residuals(q_jt: &JointTable, utilities: &Utilities, v_jt: Option<f64>) -> Res
     let q_prime = JointTable::from_fn(q_jt.shape().to_vec(), |u| utilities.sum_at(u))?;
     let d = q_prime.zip_with(q_jt, |qp, q| qp - q + v_jt)?;
     let greedy_sets: Vec<Vec<usize>> = (0..utilities.n_agents())
-        .map(|i| utilities.greedy_set(i))
+        .map(|i| utilities.greedy_set_within(i, tolerance))
         .collect();
     let masks: Vec<Vec<bool>> = greedy_sets
         .iter()
@@ -135,7 +140,18 @@ pub struct Theorem1 {
 /// Checks Theorem 1's conditions (4a)/(4b). `v_jt`: a learned `V_jt`, or `None` for the
 /// definition. Errors on shape mismatch or non-finite inputs.
 pub fn theorem1(q_jt: &JointTable, utilities: &Utilities, v_jt: Option<f64>) -> Result<Theorem1> {
-    let r = residuals(q_jt, utilities, v_jt)?;
+    theorem1_within(q_jt, utilities, v_jt, &Tolerance::EXACT)
+}
+
+/// [`theorem1`] with greedy sets, (4a) and (4b) decided by `tolerance` (for learned tables;
+/// [`theorem1`] uses [`Tolerance::EXACT`]).
+pub fn theorem1_within(
+    q_jt: &JointTable,
+    utilities: &Utilities,
+    v_jt: Option<f64>,
+    tolerance: &Tolerance,
+) -> Result<Theorem1> {
+    let r = residuals(q_jt, utilities, v_jt, tolerance)?;
     let mut violation_4a = 0f64;
     let mut min_outside = f64::INFINITY;
     for (&x, &g) in r.d.values().iter().zip(&r.in_g) {
@@ -145,13 +161,13 @@ pub fn theorem1(q_jt: &JointTable, utilities: &Utilities, v_jt: Option<f64>) -> 
             min_outside = min_outside.min(x);
         }
     }
-    let cond_4a = tol::is_zero(violation_4a, r.scale);
+    let cond_4a = tolerance.is_zero(violation_4a, r.scale);
     let violation_4b = if min_outside.is_finite() {
         (-min_outside).max(0.0)
     } else {
         0.0
     };
-    let cond_4b = !min_outside.is_finite() || tol::non_negative(min_outside, r.scale);
+    let cond_4b = !min_outside.is_finite() || tolerance.non_negative(min_outside, r.scale);
     let greedy = r.greedy_sets.iter().map(|s| s[0]).collect();
     Ok(Theorem1 {
         v_jt: r.v_jt,
@@ -198,7 +214,18 @@ pub struct Theorem2 {
 /// Checks condition (7) of Theorem 2. `v_jt` as in [`theorem1`]. Errors on shape mismatch or
 /// non-finite inputs.
 pub fn theorem2(q_jt: &JointTable, utilities: &Utilities, v_jt: Option<f64>) -> Result<Theorem2> {
-    let r = residuals(q_jt, utilities, v_jt)?;
+    theorem2_within(q_jt, utilities, v_jt, &Tolerance::EXACT)
+}
+
+/// [`theorem2`] with greedy sets and (7) decided by `tolerance` (for learned tables;
+/// [`theorem2`] uses [`Tolerance::EXACT`]).
+pub fn theorem2_within(
+    q_jt: &JointTable,
+    utilities: &Utilities,
+    v_jt: Option<f64>,
+    tolerance: &Tolerance,
+) -> Result<Theorem2> {
+    let r = residuals(q_jt, utilities, v_jt, tolerance)?;
     let shape = q_jt.shape();
     let d = r.d.values();
     let mut agents = Vec::with_capacity(shape.len());
@@ -218,7 +245,7 @@ pub fn theorem2(q_jt: &JointTable, utilities: &Utilities, v_jt: Option<f64>) -> 
             };
             let min = line.map(|k| d[k]).fold(f64::INFINITY, f64::min);
             let residual = min.abs();
-            if !tol::is_zero(residual, r.scale) && residual > max_residual {
+            if !tolerance.is_zero(residual, r.scale) && residual > max_residual {
                 worst = Some(outside);
             }
             max_residual = max_residual.max(residual);

@@ -188,9 +188,15 @@ impl JointTable {
 
     /// Flat indices of every joint action tied with the maximum (see [`tol`]).
     pub fn argmax_set(&self) -> Vec<usize> {
+        self.argmax_set_within(&tol::Tolerance::EXACT)
+    }
+
+    /// Flat indices of every joint action tied with the maximum under `tolerance` (for
+    /// learned tables; [`JointTable::argmax_set`] is this with [`tol::Tolerance::EXACT`]).
+    pub fn argmax_set_within(&self, tolerance: &tol::Tolerance) -> Vec<usize> {
         let m = self.max();
         (0..self.values.len())
-            .filter(|&i| tol::tied(self.values[i], m))
+            .filter(|&i| tolerance.tied(self.values[i], m))
             .collect()
     }
 
@@ -288,9 +294,15 @@ impl Utilities {
 
     /// Agent `i`'s greedy action set `argmax Q_i` (ties by [`tol`]).
     pub fn greedy_set(&self, i: usize) -> Vec<usize> {
+        self.greedy_set_within(i, &tol::Tolerance::EXACT)
+    }
+
+    /// Agent `i`'s greedy action set with ties decided by `tolerance` (for learned
+    /// utilities; [`Utilities::greedy_set`] is this with [`tol::Tolerance::EXACT`]).
+    pub fn greedy_set_within(&self, i: usize, tolerance: &tol::Tolerance) -> Vec<usize> {
         let q = &self.0[i];
         let m = q.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        (0..q.len()).filter(|&a| tol::tied(q[a], m)).collect()
+        (0..q.len()).filter(|&a| tolerance.tied(q[a], m)).collect()
     }
 
     /// One greedy joint action `ū` (the first of each agent's greedy set).

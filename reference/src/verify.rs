@@ -24,9 +24,11 @@ use crate::error::{Error, Result};
 use crate::exact::Truth;
 use crate::factorization::{JointKind, LearnedFactorization};
 use crate::game::Game;
-use crate::igm::check_igm;
-use crate::qtran::{theorem1, theorem2};
+use crate::igm::{check_igm, greedy_attains_max, product_decomposition};
+use crate::optimal::optimal_joint_actions;
+use crate::qtran::{theorem1_within, theorem2_within};
 use crate::table::JointTable;
+use crate::tol::Tolerance;
 
 /// Which joint table QTRAN's conditions were computed on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -85,7 +87,8 @@ pub struct Cond7Check {
 pub struct StateCheck {
     /// State label.
     pub state: String,
-    /// Greedy joint actions of the utilities (the product of each agent's greedy set).
+    /// Greedy joint actions of the utilities (the product of each agent's greedy set, ties
+    /// decided by the report's tolerance).
     pub greedy: Vec<Vec<String>>,
     /// Every greedy joint action is optimal for the true table (this state's optimality;
     /// see [`CheckReport::policy_optimal`] for the greedy policy's).
@@ -94,9 +97,16 @@ pub struct StateCheck {
     pub joint_kind: Option<JointKind>,
     /// Which joint table the conditions use: "learned q_jt" or "true table".
     pub q_jt_source: QjtSource,
-    /// IGM against the learned joint table (`q_jt`, else `q_tot`); `null` when neither given.
+    /// IGM against the learned joint table (`q_jt`, else `q_tot`), to the report's tolerance:
+    /// every greedy joint action of the utilities attains the joint table's maximum
+    /// ([`crate::igm::greedy_attains_max`]). VDN's `q_tot` and a monotonic QMIX `q_tot` meet
+    /// it by construction, so for them it says nothing about optimality; for QTRAN it says
+    /// whether the utilities execute `q_jt`'s choice. `null` when no joint table is given.
     pub igm: Option<bool>,
-    /// IGM against the true table.
+    /// IGM against the true table, as a set: the true table's optimal joint actions are
+    /// exactly the product of the utilities' greedy sets (ties among the utilities to the
+    /// tolerance, the true table's ties exact). Stricter than `optimal`, which asks only that
+    /// every greedy joint action be optimal.
     pub igm_true: bool,
     /// `V_jt` used.
     pub v_jt: f64,
@@ -120,8 +130,8 @@ pub struct StateCheck {
     /// [`check_with`] (left out of the output otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mse_ideal: Option<f64>,
-    /// Largest common scale of the utilities under which (4) holds (`null` when IGM fails
-    /// against the joint table used, or when unbounded).
+    /// Largest common scale of the utilities under which (4) holds (`null` when exact IGM
+    /// fails against the joint table used, or when unbounded).
     pub affine_scale: Option<f64>,
 }
 
@@ -130,8 +140,12 @@ pub struct StateCheck {
 pub struct CheckReport {
     /// Game name.
     pub game: String,
+    /// The tolerance for learned values every verdict below was decided with.
+    pub tolerance: Tolerance,
     /// Per state with learned entries.
     pub states: Vec<StateCheck>,
+    /// Labels of the states without any learned entries (not checked).
+    pub unchecked: Vec<String>,
     /// Every checked state's greedy joint actions are all optimal ("every state optimal").
     pub all_optimal: bool,
     /// The greedy policy obtains the optimal return from the initial state, whichever tied
@@ -145,18 +159,22 @@ pub struct CheckReport {
     pub optimal_return: f64,
 }
 
-/// Checks learned tables against `game`.
+/// Checks learned tables against `game`, to the default tolerance for learned values
+/// ([`Tolerance::LEARNED`]).
 pub fn check(game: &Game, learned: &LearnedFactorization) -> Result<CheckReport> {
-    check_with(&Truth::new(game)?, learned, None)
+    check_with(&Truth::new(game)?, learned, None, &Tolerance::LEARNED)
 }
 
 /// Checks learned tables against the solved game `truth`; with `ideal` (one table per state,
 /// the exact ideal of the learner's class), also measures each learned joint table's MSE to
-/// it. This is the only verifier: `qfactor check`, `train` and `compare` all use it.
+/// it. Ties among learned values and QTRAN's equalities are decided by `tolerance` (learned
+/// values are f32 approximations; the true table's own ties stay exact). This is the only
+/// verifier: `qfactor check`, `train` and `compare` all use it.
 pub fn check_with(
     truth: &Truth,
     learned: &LearnedFactorization,
     ideal: Option<&[JointTable]>,
+    tolerance: &Tolerance,
 ) -> Result<CheckReport> {
     let game = &truth.game;
     if learned.states.len() != truth.n_states() {
@@ -176,9 +194,13 @@ pub fn check_with(
         }
     }
     let mut states = Vec::new();
+    let mut unchecked = Vec::new();
     let mut greedy_all: Vec<Vec<usize>> = Vec::with_capacity(learned.states.len());
     for (s, entry) in learned.states.iter().enumerate() {
-        let Some(l) = entry else { continue };
+        let Some(l) = entry else {
+            unchecked.push(game.states[s].label.clone());
+            continue;
+        };
         let truth_s = &truth.q_star[s];
         let (joint, source): (&JointTable, QjtSource) = match l.q_jt() {
             Some(q) => (q, QjtSource::Learned),
@@ -186,16 +208,22 @@ pub fn check_with(
         };
         let learned_joint = l.joint_table();
         let igm = learned_joint
-            .map(|j| check_igm(j, &l.utilities))
+            .map(|j| greedy_attains_max(j, &l.utilities, tolerance))
             .transpose()?;
-        let igm_true = check_igm(truth_s, &l.utilities)?;
-        let t1 = theorem1(joint, &l.utilities, l.v_jt)?;
-        let t2 = theorem2(joint, &l.utilities, l.v_jt)?;
-        let greedy = l.utilities.greedy_joint_actions();
-        let greedy_flat = l.utilities.greedy_joint_set();
+        // Against the true table: its (exact) optimal set is the product of the utilities'
+        // greedy sets, ties among the utilities decided by `tolerance`.
+        greedy_attains_max(truth_s, &l.utilities, tolerance)?; // validates the shapes
+        let greedy_sets: Vec<Vec<usize>> = (0..l.utilities.n_agents())
+            .map(|i| l.utilities.greedy_set_within(i, tolerance))
+            .collect();
+        let igm_true = product_decomposition(truth_s.shape(), &optimal_joint_actions(truth_s))
+            .is_some_and(|f| f == greedy_sets);
+        let t1 = theorem1_within(joint, &l.utilities, l.v_jt, tolerance)?;
+        let t2 = theorem2_within(joint, &l.utilities, l.v_jt, tolerance)?;
+        let greedy = l.utilities.greedy_joint_actions_within(tolerance);
+        let greedy_flat = l.utilities.greedy_joint_set_within(tolerance);
         let optimal = truth.state_optimal(s, &greedy_flat);
-        let igm_joint = check_igm(joint, &l.utilities)?;
-        let affine_scale = if igm_joint.holds {
+        let affine_scale = if check_igm(joint, &l.utilities)?.holds {
             largest_common_scale(joint, &l.utilities)?.scale
         } else {
             f64::INFINITY
@@ -206,8 +234,8 @@ pub fn check_with(
             optimal,
             joint_kind: l.joint.as_ref().map(|j| j.kind),
             q_jt_source: source,
-            igm: igm.map(|r| r.holds),
-            igm_true: igm_true.holds,
+            igm,
+            igm_true,
             v_jt: t1.v_jt,
             v_jt_source: if l.v_jt.is_some() {
                 VjtSource::Learned
@@ -249,7 +277,9 @@ pub fn check_with(
     };
     Ok(CheckReport {
         game: game.name.clone(),
+        tolerance: *tolerance,
         states,
+        unchecked,
         all_optimal,
         policy_optimal,
         greedy_return,

@@ -136,6 +136,28 @@ pub fn return_range(x: [f64; 2], note: &str) -> String {
     }
 }
 
+/// Formats a residual, violation or MSE so that a non-zero value never prints as zero: six
+/// decimals from 0.001 up, three significant digits in scientific notation below, `0` for
+/// exact zero.
+pub fn small(x: f64) -> String {
+    if x == 0.0 {
+        "0".into()
+    } else if x.abs() < 1e-3 {
+        format!("{x:.2e}")
+    } else {
+        format!("{x:.6}")
+    }
+}
+
+/// `n` followed by `noun`, with an `s` unless `n` is 1 ("1 seed", "2 seeds").
+pub fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// Formats a list of joint actions' labels as `(A, A), (B, C)`.
 pub fn joint_list(actions: &[Vec<String>]) -> String {
     actions
@@ -148,6 +170,16 @@ pub fn joint_list(actions: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_values_never_print_as_zero() {
+        assert_eq!(small(0.0), "0");
+        assert_eq!(small(4.2e-7), "4.20e-7");
+        assert_eq!(small(-3e-9), "-3.00e-9");
+        assert_eq!(small(0.46), "0.460000");
+        assert_eq!(plural(1, "seed"), "1 seed");
+        assert_eq!(plural(2, "seed"), "2 seeds");
+    }
 
     #[test]
     fn grid_marks_optimal_and_greedy() {

@@ -186,13 +186,8 @@ fn select(
     cols: &Columns,
     filter: &FactorizationFilter,
 ) -> Result<Option<(String, String)>> {
-    if cols.method.is_none() && filter.method.is_some() {
-        return Err(Error::input(
-            file,
-            Some(1),
-            "a method was asked for but the file has no `method` column",
-        ));
-    }
+    // A file without a `method` column holds one method's tables: a requested method then
+    // names their class (`qfactor check --method`) and selects nothing.
     if cols.seed.is_none() && filter.seed.is_some() {
         return Err(Error::input(
             file,
@@ -203,20 +198,7 @@ fn select(
     if cols.method.is_none() && cols.seed.is_none() {
         return Ok(None);
     }
-    let mut lexer = Lexer::new(file, text);
-    lexer.next_record()?; // header
-    let mut keys: Vec<(String, String)> = Vec::new();
-    let mut seen: HashSet<(String, String)> = HashSet::new();
-    while let Some(rec) = lexer.next_record()? {
-        width_check(file, &rec, cols)?;
-        let key = (
-            cell(&rec, cols.method).to_string(),
-            cell(&rec, cols.seed).to_string(),
-        );
-        if seen.insert(key.clone()) {
-            keys.push(key);
-        }
-    }
+    let keys = keys_of(file, text, cols)?;
     let all: Vec<String> = keys.iter().map(|k| describe(k, cols)).collect();
     let chosen: Vec<&(String, String)> = keys
         .iter()
@@ -252,6 +234,74 @@ fn select(
             ))
         }
     }
+}
+
+/// The distinct `(method, seed)` pairs of the rows, in order of first appearance (empty cells
+/// where the file lacks the column).
+fn keys_of(file: &str, text: &str, cols: &Columns) -> Result<Vec<(String, String)>> {
+    let mut lexer = Lexer::new(file, text);
+    lexer.next_record()?; // header
+    let mut keys: Vec<(String, String)> = Vec::new();
+    let mut seen: HashSet<(String, String)> = HashSet::new();
+    while let Some(rec) = lexer.next_record()? {
+        width_check(file, &rec, cols)?;
+        let key = (
+            cell(&rec, cols.method).to_string(),
+            cell(&rec, cols.seed).to_string(),
+        );
+        if seen.insert(key.clone()) {
+            keys.push(key);
+        }
+    }
+    Ok(keys)
+}
+
+/// Every factorization a file holds that `filter` allows, as `(method, seed, tables)` in order
+/// of first appearance — `qfactor check` on a whole `tables.csv`. Rows of the exact
+/// pseudo-methods `qfactor train` writes (`payoff`, `exact-*`) are left out unless `filter`
+/// names them. A file without `method`/`seed` columns holds one factorization (empty method
+/// and seed).
+pub fn read_factorizations(
+    path: &Path,
+    game: &Game,
+    filter: &FactorizationFilter,
+) -> Result<Vec<(String, String, LearnedFactorization)>> {
+    let file = path.display().to_string();
+    let text = read_text(path)?;
+    let Some(header) = Lexer::new(&file, &text).next_record()? else {
+        return Err(Error::input(&file, None, "the file is empty"));
+    };
+    let cols = columns(&file, &header)?;
+    if cols.method.is_none() && cols.seed.is_none() {
+        let f = parse_factorization(&file, &text, game, filter)?;
+        return Ok(vec![(String::new(), String::new(), f)]);
+    }
+    let keys = keys_of(&file, &text, &cols)?;
+    let wanted: Vec<(String, String)> = keys
+        .into_iter()
+        .filter(|(m, s)| {
+            let named = filter.method.as_ref().is_some_and(|f| f == m);
+            let pseudo = cols.method.is_some() && (m == "payoff" || m.starts_with("exact-"));
+            (named || !pseudo)
+                && (cols.method.is_none() || filter.method.as_ref().is_none_or(|f| f == m))
+                && filter.seed.as_ref().is_none_or(|f| f == s)
+        })
+        .collect();
+    if wanted.is_empty() {
+        // Let the single-selection path explain what the file holds.
+        parse_factorization(&file, &text, game, filter)?;
+        return Err(Error::input(&file, None, "no learned tables in the file"));
+    }
+    wanted
+        .into_iter()
+        .map(|(m, s)| {
+            let one = FactorizationFilter {
+                method: cols.method.is_some().then(|| m.clone()),
+                seed: cols.seed.is_some().then(|| s.clone()),
+            };
+            parse_factorization(&file, &text, game, &one).map(|f| (m, s, f))
+        })
+        .collect()
 }
 
 /// Values read so far, each with its line; `None` where no row has been seen.

@@ -44,8 +44,8 @@ pub mod weights;
 pub use crate::factorization::LearnedFactorization;
 pub use csv::{csv_cell, format_value, MAX_CELLS_PER_LINE};
 pub use factorization::{
-    parse_factorization, read_factorization, write_factorization_csv, write_factorization_rows,
-    FactorizationFilter, FACTORIZATION_HEADER, Q_PRIME_TOL,
+    parse_factorization, read_factorization, read_factorizations, write_factorization_csv,
+    write_factorization_rows, FactorizationFilter, FACTORIZATION_HEADER, Q_PRIME_TOL,
 };
 pub use game_file::{read_game_file, SINGLE_STATE_LABEL};
 pub use labels::{MAX_ACTIONS_PER_AGENT, MAX_AGENTS};
