@@ -431,7 +431,12 @@ pub fn report_sections(study: &Study, pictures: &[Picture], command: &str) -> Re
             if q.cond_7 { "holds" } else { "fails" },
             q.cond_7_status,
             q.affine_scale
-                .map(|x| format!("; (4) holds for the utilities scaled by any a ≤ {x:.4}"))
+                .map(|x| {
+                    format!(
+                        "; Theorem 1 still holds with the utilities (and V_jt) multiplied by any \
+                         common factor a ≤ {x:.4}"
+                    )
+                })
                 .unwrap_or_default()
         );
         let orders: Vec<String> = st
@@ -471,7 +476,16 @@ pub fn report_sections(study: &Study, pictures: &[Picture], command: &str) -> Re
                     Cell::plain("global monotonic projection"),
                     Cell::plain(format!("{:.4}", st.qmix.mse)),
                     Cell::plain(joint_list(&st.qmix.greedy)),
-                    verdict(st.qmix.keeps_optimal),
+                    if st.qmix.exact {
+                        verdict(st.qmix.keeps_optimal)
+                    } else {
+                        // Unproven: a heuristic result, never shown as a fact (nor in red).
+                        Cell::plain(if st.qmix.keeps_optimal {
+                            "heuristic: its best known fit keeps the optimum"
+                        } else {
+                            "heuristic: its best known fit loses the optimum (not proven)"
+                        })
+                    },
                     Cell::plain(format!(
                         "{}; orders {}",
                         if st.qmix.exact {

@@ -259,10 +259,19 @@ fn state_section(a: &Analysis, s: usize, multi: bool) -> String {
         .map(|(i, o)| format!("agent {}: {}", i + 1, o.join(" < ")))
         .collect();
     out.push_str(&format!("QMIX orders (ascending): {}\n", orders.join("; ")));
-    out.push_str(&format!(
-        "QMIX: its ideal {}\n",
-        verdict(m.keeps_optimal, &m.greedy)
-    ));
+    if m.exact {
+        out.push_str(&format!(
+            "QMIX: its ideal {}\n",
+            verdict(m.keeps_optimal, &m.greedy)
+        ));
+    } else {
+        // An unproven projection is a heuristic result: never shown as a fact.
+        out.push_str(&format!(
+            "QMIX (heuristic: the best ordering found, not proven global): its best known fit {}{}\n",
+            if m.keeps_optimal { "keeps" } else { "loses" },
+            format!(" the optimal joint action (greedy {})", joint_list(&m.greedy)),
+        ));
+    }
 
     let q = &st.qtran;
     out.push('\n');

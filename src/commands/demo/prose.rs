@@ -117,6 +117,30 @@ fn orders_words(orders: &[Vec<String>]) -> String {
 }
 
 /// `(C, B) in 5 seeds, (B, C) in 3`.
+/// "All 8 seeds find" / "Both seeds find" / "The one seed finds", capitalised or not.
+fn every_seed(n: usize, capital: bool) -> String {
+    let s = match n {
+        1 => "the one seed".to_string(),
+        2 => "both seeds".to_string(),
+        _ => format!("all {n} seeds"),
+    };
+    let s = if capital {
+        let mut c = s.chars();
+        c.next()
+            .map(|f| f.to_uppercase().chain(c).collect())
+            .unwrap_or_default()
+    } else {
+        s
+    };
+    if n == 1 && capital {
+        format!("{s} finds")
+    } else if capital {
+        format!("{s} find")
+    } else {
+        s
+    }
+}
+
 fn greedy_summary(seeds: &Seeds) -> String {
     seeds
         .greedy
@@ -124,7 +148,7 @@ fn greedy_summary(seeds: &Seeds) -> String {
         .enumerate()
         .map(|(i, (a, n))| {
             if i == 0 {
-                format!("{a} in {n} seeds")
+                format!("{a} in {}", crate::present::render::plural(*n, "seed"))
             } else {
                 format!("{a} in {n}")
             }
@@ -376,7 +400,8 @@ pub fn qtran_paragraph(t: &QtranFacts, opt: &str) -> String {
     let (tol, median, a4, b4) = (t.tol, t.median_4a, t.max_4a, t.max_4b);
     let found = if n_opt == k_seeds {
         format!(
-            "All {k_seeds} seeds find {opt} (share optimal {}).",
+            "{} {opt} (share optimal {}).",
+            every_seed(k_seeds, true),
             ci(&s.share)
         )
     } else if n_opt == 0 {
@@ -476,7 +501,7 @@ pub fn two_step_paragraph(m: &TwoStepMethod) -> String {
             format!(
                 "{} {o}",
                 if *n == k_seeds {
-                    format!("all {n} seeds")
+                    every_seed(*n, false)
                 } else {
                     format!("{n} of {k_seeds} seeds")
                 }
