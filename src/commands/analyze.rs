@@ -267,9 +267,10 @@ fn state_section(a: &Analysis, s: usize, multi: bool) -> String {
     } else {
         // An unproven projection is a heuristic result: never shown as a fact.
         out.push_str(&format!(
-            "QMIX (heuristic: the best ordering found, not proven global): its best known fit {}{}\n",
+            "QMIX (heuristic: the best ordering found, not proven global): its best known fit {} \
+             the optimal joint action (greedy {})\n",
             if m.keeps_optimal { "keeps" } else { "loses" },
-            format!(" the optimal joint action (greedy {})", joint_list(&m.greedy)),
+            joint_list(&m.greedy),
         ));
     }
 
