@@ -174,6 +174,13 @@ pub struct SummaryRow {
     /// orders — what its mixer could reach given the orders it settled on (`mse_ideal` is to
     /// the global projection over all orders); others: none.
     pub mse_orders_fit: Option<f64>,
+    /// VDN and QMIX: mean over seeds of the MSE to the class's ideal under the joint-action
+    /// weights of that seed's replay buffer at the end of training (the data it last fitted),
+    /// beside the uniform-weight `mse_ideal`; empty where undefined.
+    pub mse_ideal_sampled: Option<f64>,
+    /// VDN and QMIX: share of seeds whose sampled-weight ideal is proven (QMIX's search with
+    /// the interactive budget finished); empty where `mse_ideal_sampled` is.
+    pub sampled_ideal_exact_rate: Option<f64>,
 }
 
 /// One seed's verdict: the check's report and the numbers the summary folds.
@@ -200,6 +207,13 @@ pub struct SeedVerdict {
     /// QMIX: MSE to the exact best fit under this seed's learned action orders (mean over
     /// states), see [`reference::diagnose`].
     pub mse_orders_fit: Option<f64>,
+    /// VDN and QMIX: MSE to the class's ideal under the weights the seed's replay buffer
+    /// holds at the end (mean over states); `None` where that ideal is undefined (a state or
+    /// an action the buffer never saw) or for other methods.
+    pub mse_ideal_sampled: Option<f64>,
+    /// Whether that ideal is proven (QMIX's search, with the interactive budget, finished in
+    /// every state; always for VDN).
+    pub sampled_ideal_exact: Option<bool>,
 }
 
 impl SeedVerdict {
@@ -240,6 +254,8 @@ impl SeedVerdict {
                 })
             }),
             mse_orders_fit: None,
+            mse_ideal_sampled: None,
+            sampled_ideal_exact: None,
         })
     }
 }
@@ -261,9 +277,49 @@ pub fn verdicts(data: &GameData, run: &MethodRun, exact: &Exact) -> Result<Vec<S
                 let fits: Option<Vec<f64>> = d.states.iter().map(|s| s.mse_orders_fit).collect();
                 v.mse_orders_fit = fits.map(|f| f.iter().sum::<f64>() / f.len().max(1) as f64);
             }
+            if let Some((mse, exact)) = sampled_ideal(data, m, &learned, &seed.replay_counts) {
+                v.mse_ideal_sampled = Some(mse);
+                v.sampled_ideal_exact = Some(exact);
+            }
             Ok(v)
         })
         .collect()
+}
+
+/// The distance of a seed's tables to its class's ideal under the seed's own replay weights
+/// (the weighted projection of the Weighted QMIX paper, made exact), and whether that ideal
+/// is proven. VDN: exact weighted least squares; QMIX: the global weighted projection with the
+/// interactive search budget. `None` for other methods, and where the weighted ideal is not
+/// defined (a state or an action the buffer never holds leaves VDN's normal equations
+/// singular).
+fn sampled_ideal(
+    data: &GameData,
+    m: Method,
+    learned: &LearnedFactorization,
+    counts: &[Vec<f64>],
+) -> Option<(f64, bool)> {
+    use reference::ideal::qmix::{QmixBudget, QmixOptions};
+    let qmix = match m {
+        Method::Vdn => QmixOptions::with_budget(QmixBudget::Work(1)),
+        Method::Qmix => QmixOptions::interactive(),
+        _ => return None,
+    };
+    if counts.iter().any(|c| c.iter().sum::<f64>() <= 0.0) {
+        return None;
+    }
+    let exact = Exact::with_truth(data.truth.clone(), Some(counts), &qmix).ok()?;
+    let (ideal, proven) = match m {
+        Method::Vdn => (exact.vdn.iter().map(|p| &p.q_tot).collect::<Vec<_>>(), true),
+        _ => (
+            exact.qmix.iter().map(|p| &p.q_tot).collect(),
+            exact.qmix_exact(),
+        ),
+    };
+    let mut total = 0.0;
+    for (f, i) in learned.states.iter().zip(&ideal) {
+        total += f.as_ref()?.joint_table()?.mse(i, None);
+    }
+    Some((total / ideal.len().max(1) as f64, proven))
 }
 
 fn prefix_method(e: Error, m: Method) -> Error {
@@ -303,6 +359,8 @@ pub fn summary_of(run: &MethodRun, v: &[SeedVerdict]) -> SummaryRow {
         cond_4a_violation: mean(&|s| s.violation_4a),
         cond_7_violation: mean(&|s| s.violation_7),
         mse_orders_fit: mean(&|s| s.mse_orders_fit),
+        mse_ideal_sampled: mean(&|s| s.mse_ideal_sampled),
+        sampled_ideal_exact_rate: mean(&|s| s.sampled_ideal_exact.map(|b| f64::from(u8::from(b)))),
     }
 }
 
@@ -313,12 +371,12 @@ fn opt_cell(v: Option<f64>) -> String {
 /// `summary.csv`.
 pub fn summary_csv(rows: &[SummaryRow]) -> String {
     let mut s = String::from(
-        "method,seeds,optimal_rate,optimal_rate_lo,optimal_rate_hi,igm_rate,mse_payoff,mse_ideal,cond_4b_violation,seconds,states_optimal_rate,cond_4a_violation,cond_7_violation,mse_orders_fit\n",
+        "method,seeds,optimal_rate,optimal_rate_lo,optimal_rate_hi,igm_rate,mse_payoff,mse_ideal,cond_4b_violation,seconds,states_optimal_rate,cond_4a_violation,cond_7_violation,mse_orders_fit,mse_ideal_sampled,sampled_ideal_exact_rate\n",
     );
     for r in rows {
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             r.method,
             r.seeds,
             format_value(r.optimal_rate),
@@ -332,7 +390,9 @@ pub fn summary_csv(rows: &[SummaryRow]) -> String {
             format_value(r.states_optimal_rate),
             opt_cell(r.cond_4a_violation),
             opt_cell(r.cond_7_violation),
-            opt_cell(r.mse_orders_fit)
+            opt_cell(r.mse_orders_fit),
+            opt_cell(r.mse_ideal_sampled),
+            opt_cell(r.sampled_ideal_exact_rate)
         );
     }
     s

@@ -106,7 +106,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
 /// The summary rows as a plain-text table.
 pub fn summary_table(rows: &[SummaryRow]) -> String {
     let mut s = format!(
-        "{:<11} {:>5} {:>8} {:>17} {:>6} {:>10} {:>10} {:>10} {:>8} {:>8} {:>8} {:>8}\n",
+        "{:<11} {:>5} {:>8} {:>17} {:>6} {:>10} {:>10} {:>11} {:>10} {:>8} {:>8} {:>8} {:>8}\n",
         "method",
         "seeds",
         "optimal",
@@ -114,6 +114,7 @@ pub fn summary_table(rows: &[SummaryRow]) -> String {
         "igm",
         "mse_payoff",
         "mse_ideal",
+        "mse_sampled",
         "mse_orders",
         "4a_viol",
         "4b_viol",
@@ -127,7 +128,7 @@ pub fn summary_table(rows: &[SummaryRow]) -> String {
                 .unwrap_or_else(|| "-".into())
         };
         s.push_str(&format!(
-            "{:<11} {:>5} {:>8.3} {:>17} {:>6.3} {:>10.4} {:>10} {:>10} {:>8} {:>8} {:>8} {:>8.1}\n",
+            "{:<11} {:>5} {:>8.3} {:>17} {:>6.3} {:>10.4} {:>10} {:>11} {:>10} {:>8} {:>8} {:>8} {:>8.1}\n",
             r.method,
             r.seeds,
             r.optimal_rate,
@@ -135,6 +136,7 @@ pub fn summary_table(rows: &[SummaryRow]) -> String {
             r.igm_rate,
             r.mse_payoff,
             opt(r.mse_ideal),
+            opt(r.mse_ideal_sampled),
             opt(r.mse_orders_fit),
             viol(r.cond_4a_violation),
             viol(r.cond_4b_violation),
@@ -145,7 +147,8 @@ pub fn summary_table(rows: &[SummaryRow]) -> String {
     s.push_str(
         "igm: share of seeds whose utilities' greedy joint actions maximise their own learned \
          joint table in every state (true by construction for VDN and QMIX); mse_ideal: to the \
-         class's exact ideal (QMIX: the global projection); mse_orders: QMIX's best fit under \
+         class's exact ideal (QMIX: the global projection), uniform weights; mse_sampled: to \
+         the ideal under each seed's replay-buffer weights; mse_orders: QMIX's best fit under \
          each seed's learned action orders; *_viol: QTRAN's conditions (4a), (4b), (7).\n",
     );
     s

@@ -17,9 +17,31 @@ pub struct SeedTables {
     /// (`Q_tot` for VDN, QMIX and IQL's sum; `Q_jt` for QTRAN) and QTRAN's `V_jt` (0 when the
     /// `V_jt` network is off).
     pub states: Vec<Factorization>,
+    /// Per state, how many transitions of each joint action (flat index, row-major) the
+    /// seed's replay buffer holds at the end of training: the empirical distribution the
+    /// learner last fitted its tables to (uniform in expectation under full exploration).
+    pub replay_counts: Vec<Vec<f64>>,
 }
 
 impl Learner {
+    /// Per state, the joint-action counts of the transitions in seed `k`'s (position in the
+    /// batch) replay buffer.
+    fn replay_counts(&self, k: usize) -> Vec<Vec<f64>> {
+        let shape = &self.data.actions;
+        let size: usize = shape.iter().product();
+        let mut counts = vec![vec![0.0; size]; self.data.n_states()];
+        let buf = &self.seeds[k].buffer;
+        for t in 0..buf.len {
+            let u = &buf.actions[t * buf.n..(t + 1) * buf.n];
+            let j = u
+                .iter()
+                .zip(shape)
+                .fold(0usize, |j, (&a, &m)| j * m + a as usize);
+            counts[buf.state[t] as usize][j] += 1.0;
+        }
+        counts
+    }
+
     /// Utilities `Q_i(s, ·)` of every seed in every state: `[K][S]`.
     pub fn utilities(&self) -> Result<Vec<Vec<Utilities>>> {
         let k = self.cfg.seeds as i64;
@@ -152,7 +174,12 @@ impl Learner {
                 f.v_jt = v.as_ref().map(|v| v[kk * su + ss]);
                 states.push(f);
             }
-            out.push(SeedTables { seed, states });
+            let replay_counts = self.replay_counts(start + kk);
+            out.push(SeedTables {
+                seed,
+                states,
+                replay_counts,
+            });
         }
         Ok(out)
     }
