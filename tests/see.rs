@@ -204,6 +204,7 @@ mod neural {
             "tables.csv",
             "summary.csv",
             "curves.csv",
+            "curves_seeds.csv",
             "report.html",
         ] {
             assert!(run.join(f).is_file(), "{f}");

@@ -430,6 +430,31 @@ pub fn curves_csv(runs: &[MethodRun]) -> String {
     s
 }
 
+/// `curves_seeds.csv`: the per-seed rows behind `curves.csv` (tidy: one row per method, seed
+/// and logged step; `loss` empty before learning starts; `optimal` 1 or 0), so that plotting
+/// tools compute their own intervals.
+pub fn curves_seeds_csv(runs: &[MethodRun]) -> String {
+    let mut s = String::from("method,seed,step,loss,optimal\n");
+    for run in runs {
+        let seeds = run.config.seed_list();
+        for p in &run.curve {
+            for (k, &opt) in p.optimal.iter().enumerate() {
+                let loss = p.loss.as_ref().and_then(|l| l.get(k).copied());
+                let _ = writeln!(
+                    s,
+                    "{},{},{},{},{}",
+                    run.config.method.name(),
+                    seeds.get(k).copied().unwrap_or(k),
+                    p.step,
+                    opt_cell(loss),
+                    u8::from(opt)
+                );
+            }
+        }
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@ use crate::present::style::Style;
 use crate::study::{Shown, Study};
 use anyhow::{Context, Result};
 use neural::config::Method;
-use neural::report::{curves_csv, summary_csv, tables_csv};
+use neural::report::{curves_csv, curves_seeds_csv, summary_csv, tables_csv};
 use neural::run::device;
 use reference::ideal::qmix::{QmixBudget, QmixOptions};
 use std::path::PathBuf;
@@ -344,6 +344,10 @@ pub fn write_outputs(
     )?;
     out.write(&name("summary.csv"), summary_csv(&study.rows).as_bytes())?;
     out.write(&name("curves.csv"), curves_csv(&study.runs).as_bytes())?;
+    out.write(
+        &name("curves_seeds.csv"),
+        curves_seeds_csv(&study.runs).as_bytes(),
+    )?;
     let mut pictures = extra;
     pictures.extend(figures::all(study)?);
     let mut names = Vec::new();

@@ -6,7 +6,9 @@ use crate::learn::{configs, jobs_for, train_all, Checkpoints, LearnArgs};
 use crate::output::OutputDir;
 use anyhow::{Context, Result};
 use neural::learner::GameData;
-use neural::report::{curves_csv, exact_results, summarize, summary_csv, tables_csv, SummaryRow};
+use neural::report::{
+    curves_csv, curves_seeds_csv, exact_results, summarize, summary_csv, tables_csv, SummaryRow,
+};
 use neural::run::{device, device_name, MethodRun};
 use std::path::PathBuf;
 
@@ -14,7 +16,7 @@ use std::path::PathBuf;
 #[derive(clap::Args, Debug, Clone)]
 #[command(
     after_help = "Writes DIR/config.json, tables.csv (every seed's learned tables and the \
-                        exact ones, readable by `qfactor check`), summary.csv and curves.csv.\n\n\
+                        exact ones, readable by `qfactor check`), summary.csv, curves.csv and curves_seeds.csv (per seed).\n\n\
                         Examples:\n  qfactor train paper-table1 --out run\n  qfactor train \
                         two-step --method vdn,qmix --seeds 64 --steps 5000 --out run2\n  \
                         qfactor train paper-table1 --method qtran-base --set \
@@ -93,6 +95,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     out.write("tables.csv", tables_csv(&data, &runs, &exact)?.as_bytes())?;
     out.write("summary.csv", summary_csv(&rows).as_bytes())?;
     out.write("curves.csv", curves_csv(&runs).as_bytes())?;
+    out.write("curves_seeds.csv", curves_seeds_csv(&runs).as_bytes())?;
     let dest = out.commit()?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
