@@ -172,6 +172,24 @@ fn exit_code(err: &anyhow::Error) -> u8 {
     1
 }
 
+/// The error and its causes joined by ": ", leaving out a cause whose text the message
+/// already ends with (an I/O error's reason is part of its own message), so that nothing is
+/// said twice.
+fn message(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.ends_with(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
 /// Lets a closed pipe (`qfactor analyze … | head`) end the process quietly, as other Unix
 /// tools do, instead of a failed write to stdout.
 fn restore_sigpipe() {
@@ -192,7 +210,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let style = present::style::Style::stderr();
-            eprintln!("qfactor: {} {e:#}", style.bad("error:"));
+            eprintln!("qfactor: {} {}", style.bad("error:"), message(&e));
             ExitCode::from(exit_code(&e))
         }
     }

@@ -237,3 +237,15 @@ fn a_whole_file_is_checked_in_one_call() {
     ]));
     assert!(one.contains("state 2B:"), "{one}");
 }
+
+#[test]
+fn messages_suggest_and_never_repeat() {
+    let out = qfactor(&["analyze", "paper-tabel1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("did you mean \"paper-table1\"?"), "{err}");
+    let out = qfactor(&["analyze", "/nonexistent/x.csv"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
+}

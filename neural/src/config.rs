@@ -77,7 +77,14 @@ impl FromStr for Method {
             .into_iter()
             .find(|m| m.name() == s)
             .ok_or_else(|| {
-                format!("unknown method {s:?} (expected vdn, qmix, qtran-base, qtran-alt or iql)")
+                let hint = if s.starts_with("qtran") {
+                    "; QTRAN comes in two variants: did you mean qtran-base or qtran-alt?"
+                } else {
+                    ""
+                };
+                format!(
+                    "unknown method {s:?} (expected vdn, qmix, qtran-base, qtran-alt or iql){hint}"
+                )
             })
     }
 }

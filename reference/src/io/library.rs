@@ -157,6 +157,22 @@ pub fn load_game(spec: &str) -> Result<Game> {
     }
 }
 
+/// Levenshtein distance between `a` and `b` (by characters), for "did you mean".
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
 /// Loads a built-in game by spec `NAME[:KEY=VALUE,…]` (never from the file system).
 pub fn load_builtin(spec: &str) -> Result<Game> {
     let (name, params) = match spec.split_once(':') {
@@ -169,11 +185,24 @@ pub fn load_builtin(spec: &str) -> Result<Game> {
         .find(|e| e.name == lname || e.aliases.contains(&lname.as_str()))
     else {
         let names: Vec<String> = ENTRIES.iter().map(|e| e.name.to_string()).collect();
+        let near = ENTRIES
+            .iter()
+            .flat_map(|e| {
+                std::iter::once(e.name)
+                    .chain(e.aliases.iter().copied())
+                    .map(move |a| (e.name, a))
+            })
+            .map(|(n, a)| (edit_distance(&lname, a), n))
+            .min()
+            .filter(|&(d, _)| d <= 2.max(lname.len() / 4));
+        let hint = near
+            .map(|(_, n)| format!("did you mean {n:?}? "))
+            .unwrap_or_default();
         return Err(Error::input(
             spec,
             None,
             format!(
-                "no such file, and {name:?} is not a built-in game (built-ins: {})",
+                "no such file, and {name:?} is not a built-in game ({hint}built-ins: {})",
                 list(&names)
             ),
         ));
