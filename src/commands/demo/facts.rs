@@ -246,6 +246,8 @@ pub struct QtranFacts {
     pub n_igm: usize,
     /// The learned tables shown (without `Q'_jt`).
     pub tables: Vec<Shown>,
+    /// Whether the learners had a `V_jt` network (off by default: then `V_jt = 0`).
+    pub v_jt_learned: bool,
 }
 
 /// Computes part 1's facts.
@@ -323,6 +325,7 @@ pub fn matrix(study: &Study) -> Result<MatrixFacts> {
                     .into_iter()
                     .filter(|t| !t.title.starts_with("learned Q'_jt ="))
                     .collect(),
+                v_jt_learned: study.runs[k].config.qtran.v_jt,
             }
         })
         .collect();

@@ -417,8 +417,13 @@ pub fn qtran_paragraph(t: &QtranFacts, opt: &str) -> String {
             greedy_summary(s)
         )
     };
-    let conditions = "(4a) Q'_jt − Q_jt + V_jt = 0 at the greedy joint action and (4b) ≥ 0 \
-                      elsewhere, with their learned V_jt";
+    let conditions = if t.v_jt_learned {
+        "(4a) Q'_jt − Q_jt + V_jt = 0 at the greedy joint action and (4b) ≥ 0 elsewhere, with \
+         their learned V_jt"
+    } else {
+        "(4a) Q'_jt − Q_jt + V_jt = 0 at the greedy joint action and (4b) ≥ 0 elsewhere, with \
+         V_jt = 0 (the V_jt network is off, as by default)"
+    };
     let theorem = if n_t1 == k_seeds {
         format!(
             "Their learned tables meet Theorem 1 — {conditions} — within {tol:.2} ({:.0}% of \
@@ -695,6 +700,7 @@ mod tests {
             n_theorem1,
             n_igm: 6,
             tables: Vec::new(),
+            v_jt_learned: false,
         }
     }
 
@@ -707,6 +713,18 @@ mod tests {
             "{all}"
         );
         assert!(all.contains("median 0.013, largest 0.500"), "{all}");
+        assert!(
+            all.contains("with V_jt = 0 (the V_jt network is off"),
+            "{all}"
+        );
+        let learned = qtran_paragraph(
+            &QtranFacts {
+                v_jt_learned: true,
+                ..qtran(8, 8)
+            },
+            "(A, A)",
+        );
+        assert!(learned.contains("with their learned V_jt"), "{learned}");
         let none = qtran_paragraph(&qtran(0, 3), "(A, A)");
         assert!(none.starts_with("No seed found (A, A)"), "{none}");
         assert!(none.contains("in 3 of 8 seeds"), "{none}");
