@@ -2,8 +2,6 @@
 //! can move into the `neural`/`reference` crates later:
 //!
 //! - [`lower_median_index`]: the representative seed (median by MSE, lower median for even K);
-//! - [`orders_from_utilities`]: each agent's action order implied by learned utilities (QMIX's
-//!   mixer is monotone in every `Q_i`, so its `Q_tot` is monotone along these orders);
 //! - [`split_means`]: a table's mean over the cells that share some agent's optimal action
 //!   (e.g. "row and column A") and over the rest;
 //! - [`seed_return`]: the return of one seed's greedy policy from the initial state;
@@ -15,7 +13,6 @@ use crate::present::plot::curves::Band;
 use neural::learner::{CurvePoint, GameData, SeedTables};
 use neural::report::{percentile, wilson_interval};
 use reference::table::JointTable;
-use reference::Utilities;
 
 /// The index (into `values`) of the lower median: sort by value (ties by index) and take
 /// position `(K − 1) / 2`. `None` when `values` is empty or holds a NaN.
@@ -26,17 +23,6 @@ pub fn lower_median_index(values: &[f64]) -> Option<usize> {
     let mut idx: Vec<usize> = (0..values.len()).collect();
     idx.sort_by(|&a, &b| values[a].total_cmp(&values[b]).then(a.cmp(&b)));
     Some(idx[(values.len() - 1) / 2])
-}
-
-/// Each agent's actions sorted by its utility, lowest first (ties by action index).
-pub fn orders_from_utilities(u: &Utilities) -> Vec<Vec<usize>> {
-    u.0.iter()
-        .map(|q| {
-            let mut o: Vec<usize> = (0..q.len()).collect();
-            o.sort_by(|&a, &b| q[a].total_cmp(&q[b]).then(a.cmp(&b)));
-            o
-        })
-        .collect()
 }
 
 /// Means of `table` over the cells where some agent plays its action in `optimum` ("along"
@@ -113,15 +99,6 @@ mod tests {
         assert_eq!(lower_median_index(&[1.0, 1.0, 1.0]), Some(1));
         assert_eq!(lower_median_index(&[]), None);
         assert_eq!(lower_median_index(&[1.0, f64::NAN]), None);
-    }
-
-    #[test]
-    fn orders_sort_by_utility() {
-        let u = Utilities(vec![vec![-4.0, 0.3, 0.2], vec![1.0, 1.0, 0.0]]);
-        assert_eq!(
-            orders_from_utilities(&u),
-            vec![vec![0, 2, 1], vec![2, 0, 1]]
-        );
     }
 
     #[test]

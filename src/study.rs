@@ -8,7 +8,7 @@
 
 use crate::learn::train_all;
 use crate::present::render::joint_list;
-use crate::story::{lower_median_index, orders_from_utilities};
+use crate::story::lower_median_index;
 use anyhow::{Context, Result};
 use neural::config::{Method, TrainConfig};
 use neural::learner::{GameData, SeedTables};
@@ -306,7 +306,7 @@ impl Study {
     /// mixer could reach at best *given the orders it settled on*.
     pub fn fit_under_learned_orders(&self, k: usize, s: usize) -> Option<Shown> {
         let st = &self.rep_seed(k).states[s];
-        let orders = orders_from_utilities(&st.utilities);
+        let orders = st.utilities.ascending_orders();
         let target = &self.exact().qmix_targets[s];
         let fit = project_qmix_with_orders(target, &orders, None).ok()?;
         let words: Vec<String> = orders

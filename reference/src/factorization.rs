@@ -253,6 +253,12 @@ impl Utilities {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn orders_sort_by_utility_ties_by_index() {
+        let u = Utilities(vec![vec![-4.0, 0.3, 0.2], vec![1.0, 1.0, 0.0]]);
+        assert_eq!(u.ascending_orders(), vec![vec![0, 2, 1], vec![2, 0, 1]]);
+    }
     use crate::ideal::qmix::{project_qmix, QmixOptions};
     use crate::ideal::qtran::qtran_base;
     use crate::ideal::vdn::project_vdn;

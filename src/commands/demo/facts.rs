@@ -4,7 +4,7 @@
 //! [`super::prose`] turns these into words.
 
 use crate::present::render::joint_list;
-use crate::story::{orders_from_utilities, seed_return, split_means};
+use crate::story::{seed_return, split_means};
 use crate::study::{Shown, Study};
 use anyhow::{Context, Result};
 use neural::config::Method;
@@ -356,7 +356,7 @@ fn qmix_facts(study: &Study, k: usize) -> Result<QmixFacts> {
         if verdict.optimal {
             continue;
         }
-        let orders = orders_from_utilities(&seed.states[0].utilities);
+        let orders = seed.states[0].utilities.ascending_orders();
         if let Ok(fit) = project_qmix_with_orders(target, &orders, None) {
             lost_fits.push(fit.mse);
             let g = reference::multistep::greedy_set(&fit.q_tot);
