@@ -58,6 +58,56 @@ pub fn bad(message: String) -> anyhow::Error {
     anyhow::Error::new(crate::BadInput(message))
 }
 
+/// Parses a count that must be at least 1 (`--seeds`, `--steps`), with a message that says
+/// so (clap's own would suggest `-- -1` for a negative number).
+pub fn positive(text: &str) -> std::result::Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("must be a positive integer (1, 2, 3, …)".into()),
+    }
+}
+
+/// The settings patch in the `--config` file `path`: a JSON object of settings (partial,
+/// nested as in `config.json`).
+fn read_patch(path: &std::path::Path) -> Result<serde_json::Value> {
+    let shown = path.display();
+    if path.is_dir() {
+        return Err(bad(format!(
+            "--config {shown}: is a directory, not a settings file"
+        )));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let why = if e.kind() == std::io::ErrorKind::NotFound {
+            "no such file".to_string()
+        } else {
+            e.to_string()
+        };
+        bad(format!("--config {shown}: {why}"))
+    })?;
+    let patch: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| bad(format!("--config {shown}: not valid JSON: {e}")))?;
+    if !patch.is_object() {
+        return Err(bad(format!(
+            "--config {shown}: the file must hold a JSON object (table) of settings, e.g. \
+             {{\"qtran\": {{\"lambda_nopt\": 0.1}}}}, not {}",
+            json_kind(&patch)
+        )));
+    }
+    Ok(patch)
+}
+
+/// The kind of a JSON value, in words.
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
 /// The methods named by `spec` (`all` or a comma-separated list), without repeats.
 pub fn methods(spec: &str) -> Result<Vec<Method>> {
     if spec == "all" {
@@ -84,6 +134,11 @@ pub fn config_for(
     if seeds == 0 {
         return Err(bad("--seeds must be at least 1".into()));
     }
+    if steps == 0 {
+        return Err(bad(
+            "--steps must be at least 1 (with 0 nothing is trained)".into(),
+        ));
+    }
     let mut cfg = TrainConfig::new(game, method);
     cfg.seeds = seeds;
     cfg.steps = steps;
@@ -95,11 +150,9 @@ pub fn config_for(
         cfg.precision = Precision::F64;
     }
     if let Some(path) = &args.config {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let patch: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| bad(format!("parsing {}: {e}", path.display())))?;
-        cfg = merge_json(&cfg, &patch).map_err(bad)?;
+        let patch = read_patch(path)?;
+        cfg = merge_json(&cfg, &patch)
+            .map_err(|e| bad(format!("--config {}: {e}", path.display())))?;
     }
     cfg = apply_overrides(&cfg, &args.set).map_err(bad)?;
     cfg.validate().map_err(bad)?;
@@ -187,7 +240,11 @@ impl Board {
             .rows
             .iter()
             .map(|(m, d, s, _)| {
-                let pct = if *s == 0 { 100 } else { 100 * d / s };
+                let pct = if *s == 0 {
+                    100
+                } else {
+                    (100.0 * *d as f64 / *s as f64) as usize
+                };
                 let text = format!("{m} {pct:>3}%");
                 if pct >= 100 {
                     style.good(&text)
@@ -196,14 +253,11 @@ impl Board {
                 }
             })
             .collect();
-        let total: usize = st.rows.iter().map(|r| r.2 * r.3).sum();
-        let done: usize = st.rows.iter().map(|r| r.1 * r.3).sum();
+        let total: f64 = st.rows.iter().map(|r| r.2 as f64 * r.3 as f64).sum();
+        let done: f64 = st.rows.iter().map(|r| r.1 as f64 * r.3 as f64).sum();
         let elapsed = self.start.elapsed().as_secs_f64();
-        let eta = if done > 0 && done < total {
-            format!(
-                " · ETA {:.0}s",
-                elapsed * (total - done) as f64 / done as f64
-            )
+        let eta = if done > 0.0 && done < total {
+            format!(" · ETA {:.0}s", elapsed * (total - done) / done)
         } else {
             String::new()
         };
@@ -257,6 +311,40 @@ pub struct Checkpoints {
     pub save: Option<PathBuf>,
 }
 
+/// Refuses (bad input) configurations that together need more memory than is available
+/// (see [`neural::run::check_memory`]): the `jobs` largest are held at once, and every run's
+/// tables are kept to the end (counted within each estimate).
+pub fn check_memory(game: &Game, configs: &[TrainConfig], jobs: usize) -> Result<()> {
+    let mut estimates = Vec::with_capacity(configs.len());
+    for c in configs {
+        let data = neural::learner::GameData::new(game, c.gamma)?;
+        estimates.push(neural::run::memory_estimate(c, &data));
+    }
+    // Largest first (`None`, an overflow, counts as the largest).
+    estimates.sort_by(|a, b| match (a, b) {
+        (None, None) => std::cmp::Ordering::Equal,
+        (None, _) => std::cmp::Ordering::Less,
+        (_, None) => std::cmp::Ordering::Greater,
+        (Some(x), Some(y)) => y.cmp(x),
+    });
+    estimates.truncate(jobs.clamp(1, configs.len().max(1)));
+    let seeds: Vec<String> = configs
+        .iter()
+        .map(|c| format!("{} {} seeds", c.method, c.seeds))
+        .collect();
+    let what = if jobs > 1 && configs.len() > 1 {
+        format!(
+            "{} (up to {} at a time)",
+            seeds.join(", "),
+            jobs.min(configs.len())
+        )
+    } else {
+        seeds.join(", ")
+    };
+    neural::run::check_memory(&estimates, &what)?;
+    Ok(())
+}
+
 /// Trains every configuration on `device`, `jobs` methods at a time, and returns the runs in
 /// the order of `configs`.
 pub fn train_all(
@@ -266,6 +354,7 @@ pub fn train_all(
     jobs: usize,
     checkpoints: &[Checkpoints],
 ) -> Result<Vec<MethodRun>> {
+    check_memory(game, configs, jobs)?;
     let board = Board::new(configs);
     // Longest first (by the floating-point work `neural::cost` computes per seed-step), so
     // that parallel workers finish together; results are stored by position, so the order of
@@ -274,7 +363,7 @@ pub fn train_all(
     for c in configs {
         let data = neural::learner::GameData::new(game, c.gamma)?;
         let step = neural::cost::seed_step_cost(c, &data);
-        costs.push((step.matmul() + step.optimiser) * (c.seeds * c.steps) as f64);
+        costs.push((step.matmul() + step.optimiser) * c.seeds as f64 * c.steps as f64);
     }
     let mut queue: Vec<usize> = (0..configs.len()).collect();
     queue.sort_by(|&a, &b| costs[b].total_cmp(&costs[a]).then(a.cmp(&b)));

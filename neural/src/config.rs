@@ -351,7 +351,7 @@ impl TrainConfig {
     /// The seed indices trained: `seed_indices`, or `seed_offset .. seed_offset + seeds`.
     pub fn seed_list(&self) -> Vec<usize> {
         if self.seed_indices.is_empty() {
-            (self.seed_offset..self.seed_offset + self.seeds).collect()
+            (self.seed_offset..self.seed_offset.saturating_add(self.seeds)).collect()
         } else {
             self.seed_indices.clone()
         }
@@ -360,7 +360,7 @@ impl TrainConfig {
     /// The number of CPU worker threads this configuration uses (see `threads`).
     pub fn cpu_threads(&self) -> usize {
         self.threads.unwrap_or_else(|| {
-            if self.seeds * self.batch_size >= PARALLEL_MIN_ROWS {
+            if self.seeds.saturating_mul(self.batch_size) >= PARALLEL_MIN_ROWS {
                 let cores = std::thread::available_parallelism().map_or(1, usize::from);
                 cores.min(self.seeds.div_ceil(self.seed_chunk_size()))
             } else {
@@ -396,6 +396,9 @@ impl TrainConfig {
             }
         };
         pos(self.seeds, "seeds")?;
+        if self.seed_offset.checked_add(self.seeds).is_none() {
+            return Err("seed_offset + seeds is too large".into());
+        }
         if !self.seed_indices.is_empty() && self.seed_indices.len() != self.seeds {
             return Err(format!(
                 "seed_indices has {} entries but seeds is {}",

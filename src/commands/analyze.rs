@@ -33,7 +33,8 @@ pub struct AnalyzeArgs {
     /// lower bound.
     #[arg(long, value_name = "BUDGET", default_value = "interactive", value_parser = parse_budget)]
     qmix_budget: QmixBudget,
-    /// Time limit in seconds for the exact QMIX search per state, on top of the budget.
+    /// Time limit in seconds for the exact QMIX search per state, on top of the budget
+    /// (a limit too large for a duration, such as 1e300 or inf, means no time limit).
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     qmix_time_limit: f64,
     /// Also draw the payoff and every exact ideal as heatmaps into this PNG file.
@@ -55,7 +56,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
         Some(p) => Some(reference::io::read_weights(p, &game)?),
         None => None,
     };
-    if !(args.qmix_time_limit.is_finite() && args.qmix_time_limit >= 0.0) {
+    if args.qmix_time_limit.is_nan() || args.qmix_time_limit < 0.0 {
         return Err(
             crate::BadInput("--qmix-time-limit must be a non-negative number".into()).into(),
         );
@@ -63,7 +64,8 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
     let opts = AnalysisOptions {
         weights,
         qmix: QmixOptions {
-            time_limit: Some(Duration::from_secs_f64(args.qmix_time_limit)),
+            // Too large for a `Duration` (1e300, inf): no time limit, as the help says.
+            time_limit: Duration::try_from_secs_f64(args.qmix_time_limit).ok(),
             ..QmixOptions::with_budget(args.qmix_budget)
         },
     };

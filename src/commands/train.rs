@@ -2,9 +2,11 @@
 //! next to the exact ones. Argument parsing, files and printing only; the learners, the
 //! evaluation into tables and every statistic live in the `neural` crate.
 
-use crate::learn::{configs, jobs_for, train_all, Checkpoints, LearnArgs};
+use crate::learn::{bad, configs, jobs_for, methods, positive, train_all, Checkpoints, LearnArgs};
 use crate::output::OutputDir;
 use anyhow::{Context, Result};
+use neural::checkpoint;
+use neural::config::{Method, TrainConfig};
 use neural::learner::GameData;
 use neural::report::{
     curves_csv, curves_seeds_csv, exact_results, summarize, summary_csv, tables_csv, SummaryRow,
@@ -25,11 +27,11 @@ use std::path::PathBuf;
 pub struct TrainArgs {
     /// The game: a built-in name (`paper-table1`, `two-step`, …) or a game file.
     pub game: String,
-    /// Independent seeds K, trained together.
-    #[arg(long, default_value_t = 32)]
+    /// Independent seeds K, trained together (a positive integer).
+    #[arg(long, default_value_t = 32, value_parser = positive, allow_negative_numbers = true)]
     pub seeds: usize,
-    /// Environment steps per seed (one gradient step each once learning starts).
-    #[arg(long, default_value_t = 10_000)]
+    /// Environment steps per seed (one gradient step each once learning starts; at least 1).
+    #[arg(long, default_value_t = 10_000, value_parser = positive, allow_negative_numbers = true)]
     pub steps: usize,
     #[command(flatten)]
     pub learn: LearnArgs,
@@ -45,9 +47,15 @@ pub struct TrainArgs {
     /// Also write checkpoints (DIR/checkpoints/METHOD/) of the final state.
     #[arg(long)]
     pub checkpoint: bool,
-    /// Resume from a previous run's output directory (its checkpoints/METHOD/), continuing to
-    /// --steps in total; the checkpoint's configuration is used.
-    #[arg(long, value_name = "DIR")]
+    /// Resume from a previous run's output directory (its checkpoints/METHOD/; with
+    /// --method all, every method checkpointed there), continuing to --steps in total (not
+    /// fewer than the checkpoint's); the checkpoint's configuration is used, and the game must
+    /// be the one it was trained on.
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with_all = ["seeds", "config", "set", "seed", "seed_offset", "f64"]
+    )]
     pub resume: Option<PathBuf>,
 }
 
@@ -55,7 +63,10 @@ pub struct TrainArgs {
 pub fn run(args: &TrainArgs) -> Result<()> {
     let game = reference::io::load_game(&args.game)
         .with_context(|| format!("loading game {:?}", args.game))?;
-    let configs = configs(&args.game, args.seeds, args.steps, &args.learn)?;
+    let configs = match &args.resume {
+        Some(dir) => resume_configs(&game, dir, args)?,
+        None => configs(&args.game, args.seeds, args.steps, &args.learn)?,
+    };
     let (dev, note) = device(&args.learn.device)?;
     if let Some(note) = note {
         tracing::info!("{note}");
@@ -104,6 +115,52 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     }
     tracing::info!("wrote {}", dest.display());
     Ok(())
+}
+
+/// The configurations of a run resumed from the output directory `dir`: each checkpoint's
+/// own (checked against `game` and `--steps` by [`neural::checkpoint::resume_config`]), with
+/// `--steps`, `--device`, `--threads` and the game as given now.
+fn resume_configs(
+    game: &reference::Game,
+    dir: &std::path::Path,
+    args: &TrainArgs,
+) -> Result<Vec<TrainConfig>> {
+    let shown = dir.display();
+    if !dir.is_dir() {
+        return Err(bad(format!("--resume {shown}: no such run directory")));
+    }
+    let root = dir.join("checkpoints");
+    let saved: Vec<Method> = Method::ALL
+        .into_iter()
+        .filter(|m| root.join(m.name()).join("config.json").is_file())
+        .collect();
+    if saved.is_empty() {
+        return Err(bad(format!(
+            "--resume {shown}: the run has no checkpoints ({shown}/checkpoints/METHOD/; \
+             train with --checkpoint to write them)"
+        )));
+    }
+    let wanted = if args.learn.method == "all" {
+        saved.clone()
+    } else {
+        methods(&args.learn.method)?
+    };
+    let names = |ms: &[Method]| ms.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ");
+    let mut out = Vec::with_capacity(wanted.len());
+    for m in wanted {
+        if !saved.contains(&m) {
+            return Err(bad(format!(
+                "--resume {shown}: no checkpoint of {m} (it has {})",
+                names(&saved)
+            )));
+        }
+        let mut cfg = checkpoint::resume_config(game, &root.join(m.name()), Some(args.steps))?;
+        cfg.game = args.game.clone();
+        cfg.device = args.learn.device.clone();
+        cfg.threads = args.learn.threads;
+        out.push(cfg);
+    }
+    Ok(out)
 }
 
 /// The summary rows as a plain-text table.

@@ -86,6 +86,12 @@ impl Learner {
     /// Builds K freshly initialised seeds of `cfg.method` for `game` on `device`.
     pub fn new(game: &Game, cfg: &TrainConfig, device: Device) -> Result<Self> {
         cfg.validate().map_err(Error::Invalid)?;
+        // Refuse, before allocating anything, a run that cannot fit in memory.
+        let data = GameData::new(game, cfg.gamma)?;
+        crate::run::check_memory(
+            &[crate::run::memory_estimate(cfg, &data)],
+            &format!("{}: {} seeds", cfg.method, cfg.seeds),
+        )?;
         if cfg.flush_denormals {
             crate::nets::flush_denormals();
         }
@@ -101,7 +107,6 @@ impl Learner {
             1
         };
         let cfg = &cfg;
-        let data = GameData::new(game, cfg.gamma)?;
         let kind = kind_of(cfg.precision);
         let dims = Dims {
             n_agents: data.n_agents() as i64,
