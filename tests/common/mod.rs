@@ -29,3 +29,26 @@ pub fn ok(args: &[&str]) -> Output {
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// [`qfactor`] with extra environment variables.
+pub fn qfactor_env(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_qfactor"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .envs(envs.iter().copied())
+        .output()
+        .expect("qfactor runs")
+}
+
+/// Standard error as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts that `out` exited with `code`, showing stderr otherwise; returns stderr.
+pub fn exits(out: &Output, code: i32, what: &str) -> String {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "{what}: {err}");
+    err
+}
