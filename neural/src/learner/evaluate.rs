@@ -89,12 +89,18 @@ impl Learner {
     }
 
     /// Evaluates every seed's networks on every state and joint action (no gradients) into
-    /// tables: utilities, the learned joint table and (QTRAN) `V_jt`. Seeds are evaluated in
-    /// blocks of about 2^16 rows, so memory does not grow with K.
+    /// tables: utilities, the learned joint table and (QTRAN) `V_jt`. On the CPU each seed is
+    /// evaluated alone, so that its tables are bit-for-bit the same whatever K is (libtorch's
+    /// batched products may round differently for different batch counts); on a GPU seeds
+    /// are evaluated in blocks of about 2^16 rows, so memory does not grow with K.
     pub fn evaluate(&self) -> Result<Vec<SeedTables>> {
         let k = self.cfg.seeds;
         let rows = self.data.n_states() * self.data.joint;
-        let block = (65_536 / rows.max(1)).clamp(1, k.max(1));
+        let block = if self.device == Device::Cpu {
+            1
+        } else {
+            (65_536 / rows.max(1)).clamp(1, k.max(1))
+        };
         let mut out = Vec::with_capacity(k);
         for start in (0..k).step_by(block) {
             out.extend(self.evaluate_block(start, block.min(k - start))?);
