@@ -70,18 +70,12 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
         },
     };
     if let Some(path) = &args.png {
-        if path.exists() && !args.force {
-            return Err(crate::BadInput(format!(
-                "{} already exists (use --force to replace it)",
-                path.display()
-            ))
-            .into());
-        }
+        crate::output::check_target(path, args.force)?;
     }
     let analysis = analyze(&game, &opts)?;
     if let Some(path) = &args.png {
         let png = crate::present::exact_figure::exact_png(&analysis)?;
-        crate::output::write_atomic(path, &png)?;
+        crate::output::write_atomic(path, &png, args.force)?;
         tracing::info!("wrote {}", path.display());
     }
     if args.json {
