@@ -267,4 +267,38 @@ mod train {
         );
         assert_eq!(names(t.path()), ["run"]);
     }
+
+    #[test]
+    fn two_runs_with_the_same_out_never_both_succeed() {
+        let t = tempfile::tempdir().unwrap();
+        let run = t.path().join("run");
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(|| train(&run, false));
+            let b = s.spawn(|| train(&run, false));
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        let codes = [a.status.code(), b.status.code()];
+        assert!(
+            codes == [Some(0), Some(2)] || codes == [Some(2), Some(0)],
+            "{codes:?}: {} / {}",
+            String::from_utf8_lossy(&a.stderr),
+            String::from_utf8_lossy(&b.stderr)
+        );
+        let loser = if codes[0] == Some(2) { &a } else { &b };
+        let err = String::from_utf8_lossy(&loser.stderr);
+        assert!(
+            err.contains("already exists") || err.contains("appeared"),
+            "{err}"
+        );
+        // A loser at the very end left its finished output beside, and said where.
+        let mut left = names(t.path());
+        left.retain(|n| n != "run");
+        assert!(
+            left.iter().all(|n| n.starts_with("run.qfactor-")),
+            "{left:?}"
+        );
+        for n in &left {
+            assert!(err.contains(n.as_str()), "{err}");
+        }
+    }
 }
