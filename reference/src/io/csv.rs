@@ -42,7 +42,7 @@ use std::borrow::Cow;
 use std::io;
 
 use crate::error::{Error, Result};
-use crate::io::text::{count_line_breaks, line_at};
+use crate::io::text::{count_line_breaks, excerpt, line_at};
 
 /// The most cells one CSV record may have (bounds memory on hostile input).
 pub const MAX_CELLS_PER_LINE: usize = 1 << 16;
@@ -104,10 +104,20 @@ impl<'a> Lexer<'a> {
 
     /// The next non-blank record, or `None` at the end of the text.
     pub fn next_record(&mut self) -> Result<Option<Record>> {
+        let mut rec = Record {
+            line: 0,
+            cells: Vec::new(),
+        };
+        Ok(self.next_into(&mut rec)?.then_some(rec))
+    }
+
+    /// Reads the next non-blank record into `rec`, reusing its cells' buffers (no allocation
+    /// per cell once they are large enough); false at the end of the text.
+    pub fn next_into(&mut self, rec: &mut Record) -> Result<bool> {
         loop {
             match self.reader.read_record(&mut self.record) {
                 Ok(true) => {}
-                Ok(false) => return Ok(None),
+                Ok(false) => return Ok(false),
                 Err(e) => return Err(self.read_error(&e)),
             }
             let pos = self.record.position().map_or(0, |p| p.byte());
@@ -125,30 +135,37 @@ impl<'a> Lexer<'a> {
             if self.record.len() > MAX_CELLS_PER_LINE {
                 return Err(self.too_wide(line));
             }
-            let mut cells = Vec::with_capacity(self.record.len());
             let quoted = self.has_quote && self.bytes[start..end].contains(&b'"');
+            let n = self.record.len();
+            rec.line = line;
+            rec.cells.truncate(n);
+            let mut put = |i: usize, text: &str| match rec.cells.get_mut(i) {
+                Some(c) => {
+                    c.clear();
+                    c.push_str(text);
+                }
+                None => rec.cells.push(text.to_owned()),
+            };
             if quoted {
                 let layout = self.quote_layout(start, line)?;
-                debug_assert_eq!(layout.len(), self.record.len());
-                for (cell, trailing) in self.record.iter().zip(layout) {
-                    cells.push(match trailing {
-                        // The crate appends the blanks after a closing quote to the cell.
-                        Some(n) => cell
-                            .get(..cell.len().saturating_sub(n))
-                            .unwrap_or(cell)
-                            .to_owned(),
-                        None => cell.trim_matches(BLANKS).to_owned(),
-                    });
+                debug_assert_eq!(layout.len(), n);
+                for (i, (cell, trailing)) in self.record.iter().zip(layout).enumerate() {
+                    put(
+                        i,
+                        match trailing {
+                            // The crate appends the blanks after a closing quote to the cell.
+                            Some(k) => cell.get(..cell.len().saturating_sub(k)).unwrap_or(cell),
+                            None => cell.trim_matches(BLANKS),
+                        },
+                    );
                 }
             } else {
-                cells.extend(
-                    self.record
-                        .iter()
-                        .map(|c| c.trim_matches(BLANKS).to_owned()),
-                );
+                for (i, cell) in self.record.iter().enumerate() {
+                    put(i, cell.trim_matches(BLANKS));
+                }
             }
-            if quoted || cells.iter().any(|c| !c.is_empty()) {
-                return Ok(Some(Record { line, cells }));
+            if quoted || rec.cells.iter().any(|c| !c.is_empty()) {
+                return Ok(true);
             }
         }
     }
@@ -258,6 +275,26 @@ impl<'a> Lexer<'a> {
     }
 }
 
+/// A hint for a header that is one cell holding semicolons or tabs: the file is most likely
+/// separated by them (a spreadsheet's regional "CSV" or a TSV), and qfactor reads commas only.
+/// Empty otherwise; else it starts with "; " to follow a message.
+pub(crate) fn separator_hint(header: &Record) -> String {
+    let [only] = header.cells.as_slice() else {
+        return String::new();
+    };
+    let sep = if only.contains(';') {
+        "semicolons (;)"
+    } else if only.contains('\t') {
+        "tabs"
+    } else {
+        return String::new();
+    };
+    format!(
+        "; the header looks separated by {sep}, but qfactor reads comma-separated files only: \
+         save the file with commas between cells"
+    )
+}
+
 /// The blanks trimmed around cells (outside quotes).
 const BLANKS: [char; 2] = [' ', '\t'];
 
@@ -339,25 +376,43 @@ impl io::Read for CellGuard<'_> {
     }
 }
 
-/// Parses a payoff, weight or value cell as a finite `f64`.
+/// The largest magnitude of a number read from any input (payoffs, weights, learned values):
+/// 10¹⁰⁰. Squares, products and sums of squares over the largest table (2²⁴ entries, see
+/// [`crate::table::MAX_JOINT_ACTIONS`]) then stay far below `f64::MAX` ≈ 1.8·10³⁰⁸, so that
+/// no mean squared error or projection overflows to infinity.
+pub const MAX_ABS_VALUE: f64 = 1e100;
+
+/// The refusal of a finite number beyond [`MAX_ABS_VALUE`], after `what` (e.g. a quoted cell).
+pub(crate) fn too_large(what: &str) -> String {
+    format!(
+        "{what} is too large: numbers up to 1e100 in magnitude are accepted (larger ones \
+         overflow when squared)"
+    )
+}
+
+/// Parses a payoff, weight or value cell as a finite `f64` of magnitude at most
+/// [`MAX_ABS_VALUE`].
 pub(crate) fn parse_number(file: &str, line: usize, cell: &str) -> Result<f64> {
     let t = cell.trim();
     let err = |m: String| Err(Error::input(file, Some(line), m));
     if t.is_empty() {
         return err("missing number (empty cell)".into());
     }
+    let q = || excerpt(t);
     match t.parse::<f64>() {
-        Err(_) => err(format!("{t:?} is not a number")),
-        Ok(v) if v.is_nan() => err(format!("{t:?} is not a finite number (NaN)")),
+        Err(_) => err(format!("{} is not a number", q())),
+        Ok(v) if v.is_nan() => err(format!("{} is not a finite number (NaN)", q())),
         Ok(v) if v.is_infinite() => {
             if t.to_ascii_lowercase().contains("inf") {
-                err(format!("{t:?} is not a finite number (infinite)"))
+                err(format!("{} is not a finite number (infinite)", q()))
             } else {
                 err(format!(
-                    "{t:?} is not a finite number (it overflows to infinity)"
+                    "{} is not a finite number (it overflows to infinity)",
+                    q()
                 ))
             }
         }
+        Ok(v) if v.abs() > MAX_ABS_VALUE => err(too_large(&q())),
         Ok(v) => Ok(v),
     }
 }
@@ -539,10 +594,15 @@ mod tests {
             ("-inf", "infinite"),
             ("1e999", "overflows"),
             ("1,5", "not a number"),
+            ("1e308", "too large"),
+            ("-1.5e100", "too large"),
+            ("s3cr3t-API-KEY-123", "\"s3cr3t-API-K…\" is not a number"),
         ] {
             let e = parse_number("f", 7, cell).unwrap_err().to_string();
             assert!(e.starts_with("f:7:") && e.contains(phrase), "{cell}: {e}");
+            assert!(!e.contains("KEY-123"), "{e}");
         }
+        assert_eq!(parse_number("f", 1, "-1e100").unwrap(), -MAX_ABS_VALUE);
     }
 
     #[test]

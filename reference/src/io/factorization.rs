@@ -24,9 +24,9 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::factorization::{Factorization, JointKind, LearnedFactorization};
 use crate::game::Game;
-use crate::io::csv::{csv_cell, format_value, parse_number, Lexer, Record};
+use crate::io::csv::{csv_cell, format_value, parse_number, separator_hint, Lexer, Record};
 use crate::io::labels::{list, LabelSet};
-use crate::io::text::read_text;
+use crate::io::text::{excerpt, excerpt_bare, read_text};
 use crate::table::{JointTable, Utilities};
 use crate::tol;
 
@@ -111,7 +111,12 @@ fn columns(file: &str, header: &Record) -> Result<Columns> {
             return Err(Error::input(
                 file,
                 line,
-                format!("unknown column {cell:?} (expected {})", NAMES.join(", ")),
+                format!(
+                    "unknown column {} (expected {}){}",
+                    excerpt(cell),
+                    NAMES.join(", "),
+                    separator_hint(header)
+                ),
             ));
         };
         if pos[k].is_some() {
@@ -378,7 +383,8 @@ pub fn parse_factorization(
             }
             None => {
                 return Err(err(format!(
-                    "unknown state {state_cell:?} (the game's states: {})",
+                    "unknown state {} (the game's states: {})",
+                    excerpt(state_cell),
                     list(&state_labels)
                 )))
             }
@@ -386,7 +392,8 @@ pub fn parse_factorization(
         let table_cell = &rec.cells[cols.table];
         let kind = Kind::parse(table_cell).ok_or_else(|| {
             err(format!(
-                "unknown table {table_cell:?} (expected q_i, q_jt, v_jt, q_tot or q_prime)"
+                "unknown table {} (expected q_i, q_jt, v_jt, q_tot or q_prime)",
+                excerpt(table_cell)
             ))
         })?;
         let agent_cell = rec.cells[cols.agent].trim();
@@ -404,16 +411,21 @@ pub fn parse_factorization(
             Kind::QI => {
                 let i = match agent_cell.parse::<usize>() {
                     Ok(i) if (1..=n).contains(&i) => i - 1,
-                    _ => agent_names.iter().position(|x| x == agent_cell).ok_or_else(|| {
-                        err(format!(
-                            "q_i row: agent {agent_cell:?} is not an agent number 1..{n} or name ({})",
-                            list(&agent_names)
-                        ))
-                    })?,
+                    _ => agent_names
+                        .iter()
+                        .position(|x| x == agent_cell)
+                        .ok_or_else(|| {
+                            err(format!(
+                                "q_i row: agent {} is not an agent number 1..{n} or name ({})",
+                                excerpt(agent_cell),
+                                list(&agent_names)
+                            ))
+                        })?,
                 };
                 let u = sets[i].get(actions_cell).ok_or_else(|| {
                     err(format!(
-                        "q_i row: unknown action {actions_cell:?} for agent {} (its actions: {})",
+                        "q_i row: unknown action {} for agent {} (its actions: {})",
+                        excerpt(actions_cell),
                         i + 1,
                         list(&sets[i].labels)
                     ))
@@ -421,16 +433,23 @@ pub fn parse_factorization(
                 if let Some((_, first)) = a.q_i[i][u] {
                     return Err(dup(
                         first,
-                        format!("q_i of agent {}'s action {actions_cell:?}", i + 1),
+                        format!("q_i of agent {}'s action {}", i + 1, excerpt(actions_cell)),
                     ));
                 }
                 a.q_i[i][u] = Some((value, line));
             }
             Kind::VJt => {
                 if !agent_cell.is_empty() || !actions_cell.is_empty() {
-                    return Err(err(
-                        "a v_jt row has empty `agent` and `actions` cells".into()
-                    ));
+                    let (column, got) = if agent_cell.is_empty() {
+                        ("actions", actions_cell)
+                    } else {
+                        ("agent", agent_cell)
+                    };
+                    return Err(err(format!(
+                        "a v_jt row needs empty `agent` and `actions` cells, but its `{column}` \
+                         cell is {}",
+                        excerpt(got)
+                    )));
                 }
                 if let Some((_, first)) = a.v_jt {
                     return Err(dup(first, "v_jt".into()));
@@ -440,21 +459,26 @@ pub fn parse_factorization(
             joint_kind => {
                 let name = joint_kind.name();
                 if !agent_cell.is_empty() {
-                    return Err(err(format!("a {name} row has an empty `agent` cell")));
+                    return Err(err(format!(
+                        "a {name} row must leave the `agent` cell empty, but it is {} (a {name} \
+                         row gives the joint action's labels in `actions`, one per agent)",
+                        excerpt(agent_cell)
+                    )));
                 }
                 let labels: Vec<&str> = actions_cell.split_whitespace().collect();
                 if labels.len() != n {
                     return Err(err(format!(
                         "{name} row: `actions` must hold {n} labels separated by spaces, one per \
-                         agent (got {:?})",
-                        actions_cell
+                         agent (got {})",
+                        excerpt(actions_cell)
                     )));
                 }
                 let mut k = 0;
                 for (i, l) in labels.iter().enumerate() {
                     let u = sets[i].get(l).ok_or_else(|| {
                         err(format!(
-                            "{name} row: unknown action {l:?} for agent {} (its actions: {})",
+                            "{name} row: unknown action {} for agent {} (its actions: {})",
+                            excerpt(l),
                             i + 1,
                             list(&sets[i].labels)
                         ))
@@ -468,7 +492,14 @@ pub fn parse_factorization(
                 if let Some((_, first)) = t[k] {
                     return Err(dup(
                         first,
-                        format!("{name} of joint action ({})", labels.join(" ")),
+                        format!(
+                            "{name} of joint action ({})",
+                            labels
+                                .iter()
+                                .map(|l| excerpt_bare(l))
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        ),
                     ));
                 }
                 t[k] = Some((value, line));
@@ -801,5 +832,54 @@ mod tests {
             vec![vec![1.0, 0.0, 0.0], vec![1.0, 0.0, 0.0]]
         );
         assert!(s.joint.is_none() && s.v_jt.is_none());
+    }
+
+    #[test]
+    fn messages_say_what_is_wrong() {
+        let game = load_builtin("paper-table1").unwrap();
+        let base = "table,agent,actions,value\nq_i,1,A,1\nq_i,1,B,0\nq_i,1,C,0\nq_i,2,A,1\nq_i,2,B,0\nq_i,2,C,0\n";
+        let parse = |extra: &str| {
+            parse_factorization(
+                "f.csv",
+                &format!("{base}{extra}"),
+                &game,
+                &Default::default(),
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        let e = parse("q_jt,1,A A,8\n");
+        assert!(
+            e.starts_with("f.csv:8:")
+                && e.contains("must leave the `agent` cell empty, but it is \"1\"")
+                && !e.contains("has an empty"),
+            "{e}"
+        );
+        let e = parse("v_jt,2,,0\n");
+        assert!(
+            e.starts_with("f.csv:8:") && e.contains("its `agent` cell is \"2\""),
+            "{e}"
+        );
+        let e = parse("v_jt,,A,0\n");
+        assert!(e.contains("its `actions` cell is \"A\""), "{e}");
+        let e = parse("q_i,1,s3cr3t-API-KEY-123,0\n");
+        assert!(
+            e.starts_with("f.csv:8:") && e.contains("\"s3cr3t-API-K…\"") && !e.contains("KEY-123"),
+            "{e}"
+        );
+        let e = parse("q_i,1,A,1e300\n");
+        assert!(e.starts_with("f.csv:8:") && e.contains("too large"), "{e}");
+        let e = parse_factorization(
+            "f.csv",
+            "state;table;agent;actions;value\n;q_i;1;A;1\n",
+            &game,
+            &Default::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("f.csv:1:") && e.contains("separated by semicolons"),
+            "{e}"
+        );
     }
 }

@@ -2,10 +2,11 @@
 //! manifest (see [`crate::io::manifest`]).
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Error, Result};
 use crate::game::{Agent, Game, Next, State};
-use crate::io::csv::Lexer;
+use crate::io::csv::{too_large, Lexer, MAX_ABS_VALUE};
 use crate::io::grid::parse_grid;
 use crate::io::labels::LabeledTable;
 use crate::io::long::{is_long_header, parse_long};
@@ -16,10 +17,50 @@ use crate::table::JointTable;
 /// The label of the state of a game read from a single table.
 pub const SINGLE_STATE_LABEL: &str = "s";
 
+/// Which files a TOML manifest may name in `file` and `next_file` (see
+/// [`crate::io::manifest`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FilePolicy {
+    /// Only files inside the manifest's folder or below it, after `..` and symbolic links are
+    /// resolved: a manifest cannot make the tool read `../../secret/creds.csv` or
+    /// `/etc/passwd`. The default.
+    #[default]
+    ManifestFolder,
+    /// Any path the manifest names (the command line's `--allow-outside-files`).
+    Anywhere,
+}
+
+/// The process-wide policy: `true` for [`FilePolicy::Anywhere`].
+static ANYWHERE: AtomicBool = AtomicBool::new(false);
+
+/// Sets the [`FilePolicy`] of [`read_game_file`] and [`crate::io::load_game`] for the whole
+/// process. Meant to be called once, at start-up, from the command line's flags; code that
+/// needs another policy for one load calls [`read_game_file_with`] or
+/// [`crate::io::load_game_with`] instead.
+pub fn set_file_policy(policy: FilePolicy) {
+    ANYWHERE.store(policy == FilePolicy::Anywhere, Ordering::Relaxed);
+}
+
+/// The process-wide [`FilePolicy`] (see [`set_file_policy`]); [`FilePolicy::ManifestFolder`]
+/// unless set otherwise.
+pub fn file_policy() -> FilePolicy {
+    if ANYWHERE.load(Ordering::Relaxed) {
+        FilePolicy::Anywhere
+    } else {
+        FilePolicy::ManifestFolder
+    }
+}
+
 /// Reads a game from `path`: a `.toml` manifest, or else a grid or long CSV table (a matrix
 /// game named after the file). The game passes [`Game::validate`]; every problem is an
 /// [`Error::Input`] naming the file (and the line, when there is one) or an [`Error::Io`].
+/// A manifest's files are found under the process-wide [`file_policy`].
 pub fn read_game_file(path: &Path) -> Result<Game> {
+    read_game_file_with(path, file_policy())
+}
+
+/// [`read_game_file`] under an explicit [`FilePolicy`].
+pub fn read_game_file_with(path: &Path, policy: FilePolicy) -> Result<Game> {
     let file = path.display().to_string();
     let stem = path
         .file_stem()
@@ -30,7 +71,7 @@ pub fn read_game_file(path: &Path) -> Result<Game> {
     if is_toml {
         let text = read_text_capped(path, MAX_MANIFEST_BYTES)?;
         let dir = path.parent().unwrap_or_else(|| Path::new(""));
-        parse_manifest(&file, &text, &Origin::Dir(dir), &stem)
+        parse_manifest(&file, &text, &Origin::Dir(dir, policy), &stem)
     } else {
         let text = read_text(path)?;
         game_from_csv(&file, &stem, &text)
@@ -94,9 +135,31 @@ pub(crate) fn as_input(file: &str, line: Option<usize>, e: Error) -> Error {
     }
 }
 
-/// Validates a loaded game, reporting problems against `file`.
+/// Validates a loaded game, reporting problems against `file`: [`Game::validate`], and every
+/// payoff at most [`MAX_ABS_VALUE`] in magnitude (the readers check each number as they read
+/// it; this covers every way a game is put together, built-in parameters included).
 pub(crate) fn finish(file: &str, game: Game) -> Result<Game> {
     game.validate().map_err(|e| as_input(file, None, e))?;
+    for s in &game.states {
+        if let Some(k) = s
+            .payoff
+            .values()
+            .iter()
+            .position(|v| v.abs() > MAX_ABS_VALUE)
+        {
+            let u = s.payoff.joint_action(k);
+            return Err(Error::input(
+                file,
+                None,
+                too_large(&format!(
+                    "state {:?}: the payoff {} of joint action ({})",
+                    s.label,
+                    s.payoff.values()[k],
+                    game.joint_labels(&u).join(" ")
+                )),
+            ));
+        }
+    }
     Ok(game)
 }
 

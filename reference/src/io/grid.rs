@@ -10,8 +10,9 @@
 //! ```
 
 use crate::error::{Error, Result};
-use crate::io::csv::{parse_number, Lexer, Record};
+use crate::io::csv::{parse_number, separator_hint, Lexer, Record};
 use crate::io::labels::{too_many_joint, LabelSet, LabeledTable, MAX_ACTIONS_PER_AGENT};
+use crate::io::text::excerpt;
 use crate::table::joint_size;
 
 /// Parses the rows following `header` as a grid. Work and memory are linear in the input.
@@ -22,8 +23,11 @@ pub(crate) fn parse_grid(lexer: &mut Lexer<'_>, header: Record) -> Result<Labele
         return Err(Error::input(
             file,
             Some(hl),
-            "a grid header needs a corner cell and at least one action label of agent 2 \
-             (a long CSV needs a last column named `reward`)",
+            format!(
+                "a grid header needs a corner cell and at least one action label of agent 2 \
+                 (a long CSV needs a last column named `reward`){}",
+                separator_hint(&header)
+            ),
         ));
     }
     if header.cells.len() - 1 > MAX_ACTIONS_PER_AGENT {
@@ -60,8 +64,9 @@ pub(crate) fn parse_grid(lexer: &mut Lexer<'_>, header: Record) -> Result<Labele
                 file,
                 line,
                 format!(
-                    "agent 1's action label {:?} is used twice (first on line {})",
-                    rec.cells[0], row_lines[first]
+                    "agent 1's action label {} is used twice (first on line {})",
+                    excerpt(&rec.cells[0]),
+                    row_lines[first]
                 ),
             ));
         }
@@ -119,6 +124,9 @@ mod tests {
             (",A,B\nx,1,2\n\nx,3,4\n", 4, "used twice"),
             (",A,B\n", 1, "no rows"),
             ("corner\n", 1, "at least one action label"),
+            (";A;B\nx;1;2\n", 1, "separated by semicolons (;)"),
+            ("p\tq\treward\nx\ty\t1\n", 1, "separated by tabs"),
+            (",A,B\nx,1,1e308\n", 2, "too large"),
             (",A,B\nx,1,zz\n", 2, "not a number"),
             (",A,\nx,1,2\n", 1, "empty action label"),
         ] {

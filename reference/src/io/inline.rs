@@ -9,6 +9,7 @@ use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
 use toml::Spanned;
 
 use crate::error::{Error, Result};
+use crate::io::csv::{too_large, MAX_ABS_VALUE};
 use crate::io::text::LineIndex;
 
 /// A number or a list of nodes, with its byte span in the manifest.
@@ -108,6 +109,13 @@ fn walk(
                     file,
                     line,
                     format!("payoff{path} = {v} is not a finite number"),
+                ));
+            }
+            if v.abs() > MAX_ABS_VALUE {
+                return Err(Error::input(
+                    file,
+                    line,
+                    too_large(&format!("payoff{path} = {v}")),
                 ));
             }
             out.push(*v);
@@ -225,6 +233,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("not a finite number"), "{e}");
+        let e = run("payoff = [[1, 2],\n [1e308, 4]]", &[2, 2])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("m.toml:2:") && e.contains("payoff[1][0] = ") && e.contains("too large"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use crate::error::{Error, Result};
+use crate::io::text::excerpt;
 use crate::table::{increment, joint_size, MAX_JOINT_ACTIONS};
 
 /// The most actions one agent may have. With two agents this is exactly the largest table
@@ -34,8 +35,9 @@ pub(crate) fn check_label(
             file,
             line,
             format!(
-                "action label {label:?} of agent {} contains whitespace; joint actions are \
-                 written as labels separated by spaces, so labels cannot contain any",
+                "action label {} of agent {} contains whitespace; joint actions are written as \
+                 labels separated by spaces, so labels cannot contain any",
+                excerpt(label),
                 agent + 1
             ),
         ));
@@ -78,7 +80,8 @@ impl LabelSet {
                 file,
                 line,
                 format!(
-                    "action label {label:?} of agent {} is used twice",
+                    "action label {} of agent {} is used twice",
+                    excerpt(label),
                     agent + 1
                 ),
             ));
@@ -177,7 +180,12 @@ pub(crate) fn check_agent_names(file: &str, line: Option<usize>, names: &[String
             return Err(Error::input(
                 file,
                 line,
-                format!("agents {} and {} have the same name {n:?}", j + 1, i + 1),
+                format!(
+                    "agents {} and {} have the same name {} (a column appears twice)",
+                    j + 1,
+                    i + 1,
+                    excerpt(n)
+                ),
             ));
         }
     }
@@ -240,8 +248,9 @@ impl LabeledTable {
                             file,
                             line,
                             format!(
-                                "agent {}'s action {l:?} is not one of the game's actions ({})",
+                                "agent {}'s action {} is not one of the game's actions ({})",
                                 i + 1,
+                                excerpt(l),
                                 list(refl)
                             ),
                         ))
@@ -257,8 +266,9 @@ impl LabeledTable {
                     file,
                     line,
                     format!(
-                        "agent {}'s action {missing:?} has no entries in this table",
-                        i + 1
+                        "agent {}'s action {} has no entries in this table",
+                        i + 1,
+                        excerpt(missing)
                     ),
                 ));
             }

@@ -8,7 +8,8 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::game::Game;
-use crate::io::game_file::{finish, read_game_file};
+use crate::io::csv::{too_large, MAX_ABS_VALUE};
+use crate::io::game_file::{file_policy, finish, read_game_file_with, FilePolicy};
 use crate::io::labels::list;
 use crate::io::manifest::{parse_manifest, Origin};
 use crate::table::JointTable;
@@ -148,10 +149,16 @@ pub fn is_path_spec(spec: &str) -> bool {
 }
 
 /// Loads a game from a path (see [`is_path_spec`]) or a built-in spec
-/// `NAME[:KEY=VALUE,…]`. An unknown name is an [`Error::Input`] listing the built-ins.
+/// `NAME[:KEY=VALUE,…]`. An unknown name is an [`Error::Input`] listing the built-ins. A
+/// manifest's files are found under the process-wide [`crate::io::file_policy`].
 pub fn load_game(spec: &str) -> Result<Game> {
+    load_game_with(spec, file_policy())
+}
+
+/// [`load_game`] under an explicit [`FilePolicy`] for a manifest's files.
+pub fn load_game_with(spec: &str, policy: FilePolicy) -> Result<Game> {
     if is_path_spec(spec) {
-        read_game_file(Path::new(spec))
+        read_game_file_with(Path::new(spec), policy)
     } else {
         load_builtin(spec)
     }
@@ -289,6 +296,9 @@ fn parse_k(spec: &str, value: &str) -> Result<f64> {
             None,
             format!("k = {k} must be <= 0 (a penalty)"),
         ));
+    }
+    if k.abs() > MAX_ABS_VALUE {
+        return Err(Error::input(spec, None, too_large(&format!("k = {k}"))));
     }
     Ok(k)
 }

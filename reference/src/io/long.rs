@@ -16,10 +16,11 @@
 use std::collections::HashMap;
 
 use crate::error::{Error, Result};
-use crate::io::csv::{parse_number, Lexer, Record};
+use crate::io::csv::{parse_number, separator_hint, Lexer, Record};
 use crate::io::labels::{
     check_agent_names, list, too_many_joint, LabelSet, LabeledTable, MAX_AGENTS,
 };
+use crate::io::text::{excerpt, excerpt_bare};
 use crate::table::{joint_size, MAX_JOINT_ACTIONS};
 
 /// True when `header` is a long-CSV header: its last cell is `last` (case-insensitive).
@@ -82,7 +83,7 @@ impl Rows {
 fn joint_label(sets: &[LabelSet], u: impl IntoIterator<Item = usize>) -> String {
     u.into_iter()
         .zip(sets)
-        .map(|(a, s)| s.labels[a].as_str())
+        .map(|(a, s)| excerpt_bare(&s.labels[a]))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -137,6 +138,34 @@ fn agent_columns(file: &str, header: &Record, skip: usize, last: &str) -> Result
             ),
         ));
     }
+    // A second value column would silently be read as an agent (`p,reward,reward`).
+    if let Some(c) = names.iter().position(|n| n.eq_ignore_ascii_case(last)) {
+        return Err(Error::input(
+            file,
+            Some(header.line),
+            format!(
+                "column `{last}` appears twice (columns {} and {}); the last column holds the \
+                 values and every other column names an agent",
+                skip + c + 1,
+                header.cells.len()
+            ),
+        ));
+    }
+    for (c, name) in names.iter().enumerate() {
+        if let Some(d) = names[..c].iter().position(|m| m == name) {
+            return Err(Error::input(
+                file,
+                Some(header.line),
+                format!(
+                    "column {} appears twice (columns {} and {}): two agents cannot have the \
+                     same name",
+                    excerpt(name),
+                    skip + d + 1,
+                    skip + c + 1
+                ),
+            ));
+        }
+    }
     check_agent_names(file, Some(header.line), &names)?;
     Ok(names)
 }
@@ -169,23 +198,37 @@ pub(crate) fn parse_long(lexer: &mut Lexer<'_>, header: Record) -> Result<Labele
         values: Vec::new(),
         lines: Vec::new(),
     };
-    while let Some(rec) = lexer.next_record()? {
+    // One record, its cells' buffers reused from row to row.
+    let mut rec = Record {
+        line: 0,
+        cells: Vec::new(),
+    };
+    // Each agent's label on the previous row: rows sorted by agent 1 (the usual layout)
+    // repeat it, and comparing two short strings is cheaper than hashing one.
+    let mut last: Vec<Option<u16>> = vec![None; n];
+    while lexer.next_into(&mut rec)? {
         if rec.cells.len() != width {
             return Err(width_error(file, &rec, width));
         }
         let line = Some(rec.line);
         for (i, cell) in rec.cells[..n].iter().enumerate() {
-            let a = match sets[i].get(cell) {
-                Some(a) => a,
-                None => {
-                    let a = sets[i].push(file, line, i, cell)?;
-                    let counts: Vec<usize> = sets.iter().map(LabelSet::len).collect();
-                    product =
-                        joint_size(&counts).ok_or_else(|| too_many_joint(file, line, &counts))?;
-                    a
-                }
+            let a = match last[i] {
+                Some(a) if sets[i].labels[usize::from(a)] == *cell => usize::from(a),
+                _ => match sets[i].get(cell) {
+                    Some(a) => a,
+                    None => {
+                        let a = sets[i].push(file, line, i, cell)?;
+                        let counts: Vec<usize> = sets.iter().map(LabelSet::len).collect();
+                        product = joint_size(&counts)
+                            .ok_or_else(|| too_many_joint(file, line, &counts))?;
+                        a
+                    }
+                },
             };
-            rows.labels.push(a as u16);
+            // At most MAX_ACTIONS_PER_AGENT = 4096 labels per agent: fits in a u16.
+            let a = a as u16;
+            last[i] = Some(a);
+            rows.labels.push(a);
         }
         rows.values
             .push(parse_number(file, rec.line, &rec.cells[n])?);
@@ -260,7 +303,10 @@ pub(crate) fn read_keyed<T>(
         return Err(Error::input(
             file,
             hl,
-            format!("the last column must be named `{last}`"),
+            format!(
+                "the last column must be named `{last}`{}",
+                separator_hint(&header)
+            ),
         ));
     }
     let has_state = spec.states.is_some()
@@ -281,7 +327,8 @@ pub(crate) fn read_keyed<T>(
                     file,
                     hl,
                     format!(
-                        "column {name:?} is not an agent of the game ({})",
+                        "column {} is not an agent of the game ({})",
+                        excerpt(name),
                         list(spec.agents)
                     ),
                 ))
@@ -326,7 +373,11 @@ pub(crate) fn read_keyed<T>(
                     return Err(Error::input(
                         file,
                         line,
-                        format!("unknown state {cell:?} (the game's states: {})", list(all)),
+                        format!(
+                            "unknown state {} (the game's states: {})",
+                            excerpt(cell),
+                            list(all)
+                        ),
                     ));
                 }
             }
@@ -341,7 +392,8 @@ pub(crate) fn read_keyed<T>(
                     file,
                     line,
                     format!(
-                        "unknown action {cell:?} for agent {:?} (its actions: {})",
+                        "unknown action {} for agent {:?} (its actions: {})",
+                        excerpt(cell),
                         spec.agents[i],
                         list(&spec.labels[i].labels)
                     ),
@@ -512,5 +564,26 @@ mod tests {
                 .to_string();
             assert!(e.contains(phrase), "{text:?}: {e}");
         }
+    }
+
+    #[test]
+    fn header_problems_are_named() {
+        let e = long("p,reward,reward\nx,1,2\n").unwrap_err().to_string();
+        assert!(
+            e.starts_with("l.csv:1:")
+                && e.contains("column `reward` appears twice (columns 2 and 3)"),
+            "{e}"
+        );
+        let e = long("p,q,p,reward\nx,y,z,1\n").unwrap_err().to_string();
+        assert!(
+            e.starts_with("l.csv:1:") && e.contains("column \"p\" appears twice (columns 1 and 3)"),
+            "{e}"
+        );
+        let e = long("a,b,reward\ns3cr3t-API-KEY-123,y,1\ns3cr3t-API-KEY-123,y,2\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("l.csv:3:") && !e.contains("KEY-123"), "{e}");
+        let e = long("a,b,reward\nx,y,1e308\n").unwrap_err().to_string();
+        assert!(e.starts_with("l.csv:2:") && e.contains("too large"), "{e}");
     }
 }

@@ -24,6 +24,15 @@
 //! maps and `next` files an empty state label means the episode ends. Unknown keys are errors.
 //! Action labels must be the same sets in every state; the order is the top-level `actions`,
 //! else the first state's.
+//!
+//! # Which files a manifest may name
+//! A `file` or `next_file` path is taken relative to the manifest's folder and must stay
+//! inside it: after `..` and symbolic links are resolved (both paths canonicalised), the file
+//! must lie in that folder or below it, so that a manifest from elsewhere cannot make qfactor
+//! read (and quote in its messages) `../../secret/creds.csv` or `/etc/passwd`.
+//! [`FilePolicy::Anywhere`] (the command line's `--allow-outside-files`) lifts this. Whatever
+//! the policy, only regular files are read: a FIFO, a device or a directory is refused from
+//! its metadata, before it is opened.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -35,13 +44,14 @@ use toml::Spanned;
 
 use crate::error::{Error, Result};
 use crate::game::{Agent, Game, Next, State};
+use crate::io::game_file::FilePolicy;
 use crate::io::game_file::{as_input, default_names, finish, parse_table_csv, SINGLE_STATE_LABEL};
 use crate::io::inline::{flatten, Node};
 use crate::io::labels::{
     check_agent_names, list, too_many_joint, LabelSet, LabeledTable, MAX_AGENTS,
 };
 use crate::io::long::{read_keyed, KeyedSpec};
-use crate::io::text::{line_at, read_text, LineIndex};
+use crate::io::text::{excerpt, line_at, not_regular, read_text, LineIndex};
 use crate::table::{joint_size, JointTable, MAX_JOINT_ACTIONS};
 
 /// The largest manifest read: 4 MiB (large tables belong in CSV files).
@@ -81,8 +91,8 @@ struct StateDoc {
 
 /// Where the files a manifest names are found.
 pub(crate) enum Origin<'a> {
-    /// On disk, relative to this directory.
-    Dir(&'a Path),
+    /// On disk, relative to this directory, confined to it unless the policy says otherwise.
+    Dir(&'a Path, FilePolicy),
     /// In an embedded map from file name to contents (the built-in library).
     Embedded(&'a [(&'static str, &'static str)]),
 }
@@ -97,16 +107,56 @@ impl Origin<'_> {
         rel: &str,
     ) -> Result<(String, Cow<'static, str>)> {
         match self {
-            Origin::Dir(dir) => {
+            Origin::Dir(dir, policy) => {
                 let path = dir.join(rel);
                 let display = path.display().to_string();
-                match read_text(&path) {
+                let cannot = |source: std::io::Error| {
+                    Error::input(file, line, format!("cannot read {display:?}: {source}"))
+                };
+                let target = match policy {
+                    FilePolicy::Anywhere => path.clone(),
+                    FilePolicy::ManifestFolder => {
+                        // An empty folder is the current one (a manifest named without a path).
+                        let folder = if dir.as_os_str().is_empty() {
+                            Path::new(".")
+                        } else {
+                            dir
+                        };
+                        let base = std::fs::canonicalize(folder).map_err(cannot)?;
+                        let target = std::fs::canonicalize(&path).map_err(cannot)?;
+                        if !target.starts_with(&base) {
+                            return Err(Error::input(
+                                file,
+                                line,
+                                format!(
+                                    "{rel:?} is outside the manifest's folder {:?} (after \
+                                     resolving `..` and symbolic links); a manifest may only \
+                                     name files in its own folder or below it (the command \
+                                     line's --allow-outside-files lifts this)",
+                                    base.display().to_string()
+                                ),
+                            ));
+                        }
+                        // Opened by its resolved path, the one just checked.
+                        target
+                    }
+                };
+                if let Some(why) = not_regular(&target) {
+                    return Err(Error::input(file, line, format!("{display:?} {why}")));
+                }
+                match read_text(&target) {
                     Ok(t) => Ok((display, Cow::Owned(t))),
-                    Err(Error::Io { source, .. }) => Err(Error::input(
-                        file,
-                        line,
-                        format!("cannot read {display:?}: {source}"),
-                    )),
+                    Err(Error::Io { source, .. }) => Err(cannot(source)),
+                    // Problems of the text itself are reported against the file as named.
+                    Err(Error::Input {
+                        location, message, ..
+                    }) => Err(Error::Input {
+                        location: crate::error::Location {
+                            file: display,
+                            ..location
+                        },
+                        message,
+                    }),
                     Err(e) => Err(e),
                 }
             }
@@ -525,7 +575,7 @@ fn transitions(
     let at = |span: Range<usize>| Some(lines.line(span.start));
     let shape: Vec<usize> = sets.iter().map(LabelSet::len).collect();
     let size = joint_size(&shape).ok_or_else(|| too_many_joint(file, None, &shape))?;
-    let unknown = |l: &str| format!("{l:?} is not a state ({})", list(labels));
+    let unknown = |l: &str| format!("{} is not a state ({})", excerpt(l), list(labels));
     match (&s.next, &s.next_file) {
         (Some(_), Some(f)) => Err(Error::input(
             file,
@@ -576,7 +626,8 @@ fn transitions(
                         Some(toml::Value::String(name)) => {
                             names.iter().position(|x| x == name).ok_or_else(|| {
                                 bad(format!(
-                                    "`next.agent` {name:?} is not an agent ({})",
+                                    "`next.agent` {} is not an agent ({})",
+                                    excerpt(name),
                                     list(names)
                                 ))
                             })?
@@ -602,14 +653,16 @@ fn transitions(
                     for (action, target) in map {
                         let a = sets[agent].get(action).ok_or_else(|| {
                             bad(format!(
-                                "`next.map`: {action:?} is not an action of agent {} ({})",
+                                "`next.map`: {} is not an action of agent {} ({})",
+                                excerpt(action),
                                 agent + 1,
                                 list(&sets[agent].labels)
                             ))
                         })?;
                         let toml::Value::String(target) = target else {
                             return Err(bad(format!(
-                                "`next.map`: the target of {action:?} must be a state label"
+                                "`next.map`: the target of {} must be a state label",
+                                excerpt(action)
                             )));
                         };
                         by_action[a] =
@@ -761,5 +814,55 @@ next = ""
         let files = &[("a.csv", ",x,y\nu,1,2\n"), ("b.csv", ",y,x\nu,1,2\n")];
         let g = parse(text, files).unwrap();
         assert_eq!(g.states[1].payoff.values(), &[2.0, 1.0]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_outside_the_manifest_folder_are_refused() {
+        use crate::io::game_file::{read_game_file_with, FilePolicy};
+        let root = std::env::temp_dir().join(format!("qfactor-confine-{}", std::process::id()));
+        let dir = root.join("games");
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        std::fs::write(root.join("secret.csv"), ",A\nx,1\n").unwrap();
+        std::fs::write(dir.join("sub/t.csv"), ",A\nx,2\n").unwrap();
+        std::os::unix::fs::symlink(root.join("secret.csv"), dir.join("link.csv")).unwrap();
+        let manifest = |name: &str, target: &str| {
+            let p = dir.join(name);
+            std::fs::write(&p, format!("name = \"m\"\n\nfile = \"{target}\"\n")).unwrap();
+            p
+        };
+        let inside = manifest("in.toml", "sub/t.csv");
+        let g = read_game_file_with(&inside, FilePolicy::ManifestFolder).unwrap();
+        assert_eq!(g.states[0].payoff.values(), &[2.0]);
+        let abs = root.join("secret.csv").display().to_string();
+        for (name, target) in [
+            ("up.toml", "../secret.csv"),
+            ("abs.toml", abs.as_str()),
+            ("link.toml", "link.csv"),
+            ("dots.toml", "sub/../../secret.csv"),
+        ] {
+            let p = manifest(name, target);
+            let e = read_game_file_with(&p, FilePolicy::ManifestFolder).unwrap_err();
+            let Error::Input { location, message } = &e else {
+                panic!("{e}")
+            };
+            assert_eq!(location.file, p.display().to_string(), "{e}");
+            assert_eq!(location.line, Some(3), "{e}");
+            assert!(
+                message.contains("outside the manifest's folder") && message.contains(target),
+                "{e}"
+            );
+            let g = read_game_file_with(&p, FilePolicy::Anywhere).unwrap();
+            assert_eq!(g.states[0].payoff.values(), &[1.0]);
+        }
+        let p = manifest("dir.toml", "sub");
+        let e = read_game_file_with(&p, FilePolicy::ManifestFolder)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("dir.toml:3:") && e.contains("is a directory"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }

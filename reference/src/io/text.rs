@@ -1,5 +1,7 @@
-//! Reading an input file as text: a size cap, UTF-8 validation and a refusal of binary content
-//! (NUL bytes), each reported with the file and the line where the problem starts.
+//! Reading an input file as text: a refusal of anything but a regular file (before it is
+//! opened), a size cap, UTF-8 validation and a refusal of binary content (NUL bytes), each
+//! reported with the file and the line where the problem starts; and [`excerpt`], the short,
+//! sanitised form in which every message of [`crate::io`] quotes a cell of a file.
 
 use std::io::Read;
 use std::path::Path;
@@ -14,6 +16,39 @@ pub(crate) fn read_text(path: &Path) -> Result<String> {
     read_text_capped(path, MAX_FILE_BYTES)
 }
 
+/// Why `path` cannot be read as a text file without opening it, or `None` when it is a
+/// regular file (symbolic links followed). Directories, FIFOs (named pipes: opening one with
+/// no writer would block forever), sockets and devices are refused from their metadata alone.
+/// An error of the metadata itself (a missing file) is left to the open that follows.
+pub(crate) fn not_regular(path: &Path) -> Option<&'static str> {
+    let meta = std::fs::metadata(path).ok()?;
+    kind_problem(&meta.file_type())
+}
+
+/// The refusal of a file type that is not a regular file.
+fn kind_problem(t: &std::fs::FileType) -> Option<&'static str> {
+    if t.is_file() {
+        return None;
+    }
+    if t.is_dir() {
+        return Some("is a directory, not a file");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return Some("is a FIFO (named pipe), not a regular file; only regular files are read");
+        }
+        if t.is_socket() {
+            return Some("is a socket, not a regular file; only regular files are read");
+        }
+        if t.is_block_device() || t.is_char_device() {
+            return Some("is a device, not a regular file; only regular files are read");
+        }
+    }
+    Some("is not a regular file; only regular files are read")
+}
+
 /// [`read_text`] with an explicit cap (for tests).
 pub(crate) fn read_text_capped(path: &Path, cap: u64) -> Result<String> {
     let name = path.display().to_string();
@@ -21,10 +56,15 @@ pub(crate) fn read_text_capped(path: &Path, cap: u64) -> Result<String> {
         path: name.clone(),
         source,
     };
+    // Refused before opening: opening a FIFO for reading blocks until a writer comes.
+    if let Some(why) = not_regular(path) {
+        return Err(Error::input(&name, None, why));
+    }
     let file = std::fs::File::open(path).map_err(io_err)?;
     let meta = file.metadata().map_err(io_err)?;
-    if meta.is_dir() {
-        return Err(Error::input(&name, None, "is a directory, not a file"));
+    // Checked again on the open file, in case the path was replaced in between.
+    if let Some(why) = kind_problem(&meta.file_type()) {
+        return Err(Error::input(&name, None, why));
     }
     let too_large = || {
         Error::input(
@@ -41,12 +81,45 @@ pub(crate) fn read_text_capped(path: &Path, cap: u64) -> Result<String> {
     }
     // The length is at most `cap`, which fits in memory by construction.
     let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    // `take` guards against files that grow while read and special files with no length.
+    // `take` guards against files that grow while read.
     file.take(cap + 1).read_to_end(&mut bytes).map_err(io_err)?;
     if bytes.len() as u64 > cap {
         return Err(too_large());
     }
     decode(&name, bytes)
+}
+
+/// The most characters of a cell that messages quote (see [`excerpt`]).
+pub const EXCERPT_CHARS: usize = 12;
+
+/// A cell of an input file as error messages quote it: in double quotes, at most its first
+/// [`EXCERPT_CHARS`] characters, with quotes, backslashes, control and other non-printable
+/// characters escaped as Rust writes them (`\n`, `\u{202e}`), and `…` inside the closing
+/// quote when the cell was cut. A message never echoes a whole cell: the file may not be the
+/// one the user meant to give (a password file, an API key).
+///
+/// ```
+/// assert_eq!(reference::io::excerpt("abc"), "\"abc\"");
+/// assert_eq!(reference::io::excerpt("s3cr3t-API-KEY-123"), "\"s3cr3t-API-K…\"");
+/// assert_eq!(reference::io::excerpt("a\u{1b}[2Jb"), "\"a\\u{1b}[2Jb\"");
+/// ```
+pub fn excerpt(cell: &str) -> String {
+    let cut = cell
+        .char_indices()
+        .nth(EXCERPT_CHARS)
+        .map_or(cell.len(), |(i, _)| i);
+    let mut out = format!("{:?}", &cell[..cut]);
+    if cut < cell.len() {
+        out.insert(out.len() - 1, '…');
+    }
+    out
+}
+
+/// [`excerpt`] without the surrounding quotes, for labels listed inside other punctuation
+/// (`joint action (a, b)`).
+pub(crate) fn excerpt_bare(cell: &str) -> String {
+    let q = excerpt(cell);
+    q[1..q.len() - 1].to_string()
 }
 
 /// Validates `bytes` as UTF-8 text without NUL bytes.
@@ -174,6 +247,40 @@ mod tests {
         assert_eq!(read_text_capped(&p, 4096).unwrap().len(), 2048);
         let e = read_text(&dir).unwrap_err().to_string();
         assert!(e.contains("directory"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn excerpts_are_short_and_escaped() {
+        assert_eq!(excerpt(""), "\"\"");
+        assert_eq!(excerpt("123456789012"), "\"123456789012\"");
+        assert_eq!(excerpt("1234567890123"), "\"123456789012…\"");
+        assert_eq!(excerpt("ééééééééééééé"), "\"éééééééééééé…\"");
+        assert_eq!(excerpt("a\"b\\"), "\"a\\\"b\\\\\"");
+        assert_eq!(excerpt("x\u{202e}y\r"), "\"x\\u{202e}y\\r\"");
+        assert!(!excerpt("s3cr3t-API-KEY-123").contains("KEY-123"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn special_files_are_refused_before_opening() {
+        let e = read_text(Path::new("/dev/null")).unwrap_err().to_string();
+        assert!(e.contains("is a device"), "{e}");
+        // A FIFO without a writer: opening it would block; the refusal must not.
+        let dir = std::env::temp_dir().join(format!("qfactor-fifo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("pipe.csv");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let p = fifo.clone();
+            std::thread::spawn(move || tx.send(read_text(&p).map_err(|e| e.to_string())));
+            let r = rx
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .expect("reading a FIFO returns at once");
+            let e = r.unwrap_err();
+            assert!(e.contains("FIFO") && e.contains("pipe.csv"), "{e}");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
