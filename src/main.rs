@@ -42,6 +42,10 @@ struct Cli {
     /// More detail on stderr (-v debug, -vv trace).
     #[arg(long, short, global = true, action = ArgAction::Count)]
     verbose: u8,
+    /// Let a TOML manifest name game files outside its own folder (by default `file` and
+    /// `next_file` must resolve to the manifest's folder or below it).
+    #[arg(long, global = true)]
+    allow_outside_files: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -206,6 +210,9 @@ fn main() -> ExitCode {
     // Usage errors exit with 2 and `--help`/`--version` with 0 (clap's conventions).
     let cli = Cli::parse();
     logging::init(cli.quiet, cli.verbose);
+    if cli.allow_outside_files {
+        reference::io::set_file_policy(reference::io::FilePolicy::Anywhere);
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -382,6 +382,16 @@ impl io::Read for CellGuard<'_> {
 /// no mean squared error or projection overflows to infinity.
 pub const MAX_ABS_VALUE: f64 = 1e100;
 
+/// `v` for a message: as Rust prints it, but in exponent form (`1e308`) when it is large, rather
+/// than with hundreds of digits.
+pub(crate) fn short_number(v: f64) -> String {
+    if v.abs() >= 1e16 {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
 /// The refusal of a finite number beyond [`MAX_ABS_VALUE`], after `what` (e.g. a quoted cell).
 pub(crate) fn too_large(what: &str) -> String {
     format!(

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Error, Result};
 use crate::game::{Agent, Game, Next, State};
-use crate::io::csv::{too_large, Lexer, MAX_ABS_VALUE};
+use crate::io::csv::{short_number, too_large, Lexer, MAX_ABS_VALUE};
 use crate::io::grid::parse_grid;
 use crate::io::labels::LabeledTable;
 use crate::io::long::{is_long_header, parse_long};
@@ -154,7 +154,7 @@ pub(crate) fn finish(file: &str, game: Game) -> Result<Game> {
                 too_large(&format!(
                     "state {:?}: the payoff {} of joint action ({})",
                     s.label,
-                    s.payoff.values()[k],
+                    short_number(s.payoff.values()[k]),
                     game.joint_labels(&u).join(" ")
                 )),
             ));
@@ -178,5 +178,17 @@ mod tests {
         assert!(g.is_matrix());
         let e = game_from_csv("t.csv", "t", "").unwrap_err().to_string();
         assert!(e.contains("empty"), "{e}");
+    }
+
+    #[test]
+    fn finish_bounds_every_payoff() {
+        let mut g = game_from_csv("t.csv", "t", ",A,B\nx,1,2\n").unwrap();
+        g.states[0].payoff.values_mut()[1] = -1e200;
+        let e = finish("t.csv", g).unwrap_err().to_string();
+        assert!(
+            e.starts_with("t.csv: ")
+                && e.contains("payoff -1e200 of joint action (x B) is too large"),
+            "{e}"
+        );
     }
 }

@@ -9,7 +9,7 @@ use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
 use toml::Spanned;
 
 use crate::error::{Error, Result};
-use crate::io::csv::{too_large, MAX_ABS_VALUE};
+use crate::io::csv::{short_number, too_large, MAX_ABS_VALUE};
 use crate::io::text::LineIndex;
 
 /// A number or a list of nodes, with its byte span in the manifest.
@@ -115,7 +115,7 @@ fn walk(
                 return Err(Error::input(
                     file,
                     line,
-                    too_large(&format!("payoff{path} = {v}")),
+                    too_large(&format!("payoff{path} = {}", short_number(*v))),
                 ));
             }
             out.push(*v);

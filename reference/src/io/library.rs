@@ -298,7 +298,11 @@ fn parse_k(spec: &str, value: &str) -> Result<f64> {
         ));
     }
     if k.abs() > MAX_ABS_VALUE {
-        return Err(Error::input(spec, None, too_large(&format!("k = {k}"))));
+        return Err(Error::input(
+            spec,
+            None,
+            too_large(&format!("k = {}", value.trim())),
+        ));
     }
     Ok(k)
 }
