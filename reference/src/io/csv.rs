@@ -612,7 +612,10 @@ mod tests {
             assert!(e.starts_with("f:7:") && e.contains(phrase), "{cell}: {e}");
             assert!(!e.contains("KEY-123"), "{e}");
         }
-        assert_eq!(parse_number("f", 1, "-1e100").unwrap(), -MAX_ABS_VALUE);
+        assert_eq!(
+            parse_number("f", 1, "-1e100").unwrap().to_bits(),
+            (-MAX_ABS_VALUE).to_bits()
+        );
     }
 
     #[test]
