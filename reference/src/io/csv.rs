@@ -37,6 +37,13 @@
 //! the per-cell `String`s of `Record`. In the dev profile the `csv` crates are not
 //! optimised (the workspace raises `opt-level` for this crate only), and lexing takes about
 //! 45 ms.
+//!
+//! The long-CSV reader now reads into one reused `Record` (`Lexer::next_into`: no
+//! allocation per cell) and looks a label up by comparing it with the same agent's label on
+//! the previous row before hashing it. On another machine (2 shared cores) `parse_table_csv`
+//! on those 10⁵ rows went from 71.6 ms to 42.7 ms (92.9 to 64.1 ms quoted) against 40 ms for
+//! the lexer alone, and loading a 1000 × 1000 long CSV (10⁶ rows, 15.7 MB) with the dev
+//! build of `qfactor` from 2.0 s to 1.1 s.
 
 use std::borrow::Cow;
 use std::io;
