@@ -46,12 +46,7 @@ pub fn exact_results(data: &GameData) -> Result<Exact> {
 /// VDN's exact projection, QMIX's global monotonic projection, `Q*` for QTRAN (its class is
 /// unrestricted); none for IQL.
 pub fn ideal_tables(method: Method, exact: &Exact) -> Option<Vec<JointTable>> {
-    match method {
-        Method::Vdn => Some(exact.vdn.iter().map(|p| p.q_tot.clone()).collect()),
-        Method::Qmix => Some(exact.qmix.iter().map(|p| p.q_tot.clone()).collect()),
-        Method::QtranBase | Method::QtranAlt => Some(exact.truth.q_star.clone()),
-        Method::Iql => None,
-    }
+    Class::of_method(method.name()).map(|c| c.ideal_tables(exact))
 }
 
 /// The long `tables.csv`: every seed's learned tables of every run, then the exact rows,
@@ -273,7 +268,7 @@ pub fn verdicts(data: &GameData, run: &MethodRun, exact: &Exact) -> Result<Vec<S
             let mut v = SeedVerdict::of(seed.seed, &report, m.is_qtran())
                 .map_err(|e| prefix_method(e, m))?;
             if m == Method::Qmix {
-                let d = diagnose(exact, &learned, Class::Qmix)?;
+                let d = diagnose(exact, &learned, Class::Qmix, &Tolerance::LEARNED)?;
                 let fits: Option<Vec<f64>> = d.states.iter().map(|s| s.mse_orders_fit).collect();
                 v.mse_orders_fit = fits.map(|f| f.iter().sum::<f64>() / f.len().max(1) as f64);
             }

@@ -23,6 +23,8 @@ use crate::exact::Exact;
 use crate::factorization::LearnedFactorization;
 use crate::ideal::qmix::project_qmix_with_orders;
 use crate::multistep::greedy_set;
+use crate::table::JointTable;
+use crate::tol::Tolerance;
 
 /// A value-factorization class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -45,6 +47,16 @@ impl Class {
             "qmix" => Some(Class::Qmix),
             "qtran" | "qtran-base" | "qtran-alt" => Some(Class::Qtran),
             _ => None,
+        }
+    }
+
+    /// The class's exact ideal joint table per state: VDN's exact projection, QMIX's global
+    /// monotonic projection, `Q*` for QTRAN (its class is unrestricted).
+    pub fn ideal_tables(self, exact: &Exact) -> Vec<JointTable> {
+        match self {
+            Class::Vdn => exact.vdn.iter().map(|p| p.q_tot.clone()).collect(),
+            Class::Qmix => exact.qmix.iter().map(|p| p.q_tot.clone()).collect(),
+            Class::Qtran => exact.truth.q_star.clone(),
         }
     }
 
@@ -130,8 +142,14 @@ pub struct Diagnosis {
     pub states: Vec<StateDiagnosis>,
 }
 
-/// Diagnoses `learned` (every state given) as a member of `class`, against `exact`.
-pub fn diagnose(exact: &Exact, learned: &LearnedFactorization, class: Class) -> Result<Diagnosis> {
+/// Diagnoses `learned` (every state given) as a member of `class`, against `exact`; the
+/// learned utilities' ties are decided by `tolerance`, as in [`crate::verify::check_with`].
+pub fn diagnose(
+    exact: &Exact,
+    learned: &LearnedFactorization,
+    class: Class,
+    tolerance: &Tolerance,
+) -> Result<Diagnosis> {
     let truth = &exact.truth;
     let n = truth.n_states();
     if learned.states.len() != n || learned.states.iter().any(Option::is_none) {
@@ -142,7 +160,7 @@ pub fn diagnose(exact: &Exact, learned: &LearnedFactorization, class: Class) -> 
     let learned: Vec<_> = learned.states.iter().flatten().collect();
     let greedy: Vec<Vec<usize>> = learned
         .iter()
-        .map(|f| f.utilities.greedy_joint_set())
+        .map(|f| f.utilities.greedy_joint_set_within(tolerance))
         .collect();
     let learned_optimal = truth.policy_optimal(&greedy)?;
     let (ideal_greedy, ideal_exact): (Vec<Vec<usize>>, bool) = match class {
@@ -224,7 +242,7 @@ mod tests {
     fn vdn_ideal_on_paper_table1_is_a_class_failure() {
         let e = exact("paper-table1");
         let learned = LearnedFactorization::complete(e.vdn_factorizations());
-        let d = diagnose(&e, &learned, Class::Vdn).unwrap();
+        let d = diagnose(&e, &learned, Class::Vdn, &Tolerance::EXACT).unwrap();
         assert_eq!(d.verdict, Verdict::ClassCannot);
         assert!(!d.learned_optimal && !d.ideal_keeps_optimal);
         assert!(d.states[0].mse_ideal.unwrap() < 1e-12);
@@ -236,12 +254,18 @@ mod tests {
     fn qtran_class_always_could() {
         let e = exact("paper-table1");
         let vdn = LearnedFactorization::complete(e.vdn_factorizations());
-        let d = diagnose(&e, &vdn, Class::Qtran).unwrap();
+        let d = diagnose(&e, &vdn, Class::Qtran, &Tolerance::EXACT).unwrap();
         assert_eq!(d.verdict, Verdict::OptimiserDidNot);
         let q = &e.truth.q_star[0];
         let base = crate::ideal::qtran::qtran_base(q).unwrap().unwrap();
         let f = Factorization::qtran(q, &base).unwrap();
-        let d = diagnose(&e, &LearnedFactorization::complete(vec![f]), Class::Qtran).unwrap();
+        let d = diagnose(
+            &e,
+            &LearnedFactorization::complete(vec![f]),
+            Class::Qtran,
+            &Tolerance::EXACT,
+        )
+        .unwrap();
         assert_eq!(d.verdict, Verdict::Optimal);
         assert!(d.states[0].mse_ideal.unwrap() < 1e-12);
     }
@@ -254,7 +278,7 @@ mod tests {
         let learned = LearnedFactorization {
             states: e.qmix_factorizations(),
         };
-        let d = diagnose(&e, &learned, Class::Qmix).unwrap();
+        let d = diagnose(&e, &learned, Class::Qmix, &Tolerance::EXACT).unwrap();
         let s = &d.states[0];
         assert!((s.orders_fit_mse.unwrap() - s.ideal_mse).abs() < 1e-9);
         assert!(s.mse_ideal.unwrap() < 1e-12 && s.mse_orders_fit.unwrap() < 1e-12);
@@ -267,7 +291,7 @@ mod tests {
         let learned = LearnedFactorization {
             states: vec![None; e.truth.n_states()],
         };
-        assert!(diagnose(&e, &learned, Class::Vdn).is_err());
+        assert!(diagnose(&e, &learned, Class::Vdn, &Tolerance::EXACT).is_err());
         assert_eq!(Class::of_method("qtran-alt"), Some(Class::Qtran));
         assert_eq!(Class::of_method("iql"), None);
     }

@@ -96,10 +96,20 @@ pub fn validate_utilities(q_jt: &JointTable, utilities: &Utilities) -> Result<()
 /// Checks IGM of `utilities` for `q_jt` with set semantics. Errors when the shapes differ or a
 /// utility is not finite.
 pub fn check_igm(q_jt: &JointTable, utilities: &Utilities) -> Result<IgmReport> {
+    check_igm_within(q_jt, utilities, &crate::tol::Tolerance::EXACT)
+}
+
+/// [`check_igm`] for learned utilities against an exact `q_jt`: the utilities' ties are
+/// decided by `tolerance`, `q_jt`'s optimal set stays exact.
+pub fn check_igm_within(
+    q_jt: &JointTable,
+    utilities: &Utilities,
+    tolerance: &crate::tol::Tolerance,
+) -> Result<IgmReport> {
     validate_utilities(q_jt, utilities)?;
     let argmax_set = optimal_joint_actions(q_jt);
     let greedy_sets: Vec<Vec<usize>> = (0..utilities.n_agents())
-        .map(|i| utilities.greedy_set(i))
+        .map(|i| utilities.greedy_set_within(i, tolerance))
         .collect();
     // `argmax_set` has no duplicates, so it equals the product of the greedy sets iff it is a
     // product whose factors are exactly the greedy sets.

@@ -24,8 +24,7 @@ use crate::error::{Error, Result};
 use crate::exact::Truth;
 use crate::factorization::{JointKind, LearnedFactorization};
 use crate::game::Game;
-use crate::igm::{check_igm, greedy_attains_max, product_decomposition};
-use crate::optimal::optimal_joint_actions;
+use crate::igm::{check_igm, check_igm_within, greedy_attains_max};
 use crate::qtran::{theorem1_within, theorem2_within};
 use crate::table::JointTable;
 use crate::tol::Tolerance;
@@ -210,18 +209,11 @@ pub fn check_with(
         let igm = learned_joint
             .map(|j| greedy_attains_max(j, &l.utilities, tolerance))
             .transpose()?;
-        // Against the true table: its (exact) optimal set is the product of the utilities'
-        // greedy sets, ties among the utilities decided by `tolerance`.
-        greedy_attains_max(truth_s, &l.utilities, tolerance)?; // validates the shapes
-        let greedy_sets: Vec<Vec<usize>> = (0..l.utilities.n_agents())
-            .map(|i| l.utilities.greedy_set_within(i, tolerance))
-            .collect();
-        let igm_true = product_decomposition(truth_s.shape(), &optimal_joint_actions(truth_s))
-            .is_some_and(|f| f == greedy_sets);
+        let igm_true = check_igm_within(truth_s, &l.utilities, tolerance)?.holds;
         let t1 = theorem1_within(joint, &l.utilities, l.v_jt, tolerance)?;
         let t2 = theorem2_within(joint, &l.utilities, l.v_jt, tolerance)?;
         let greedy = l.utilities.greedy_joint_actions_within(tolerance);
-        let greedy_flat = l.utilities.greedy_joint_set_within(tolerance);
+        let greedy_flat: Vec<usize> = greedy.iter().map(|u| truth_s.index_of(u)).collect();
         let optimal = truth.state_optimal(s, &greedy_flat);
         let affine_scale = if check_igm(joint, &l.utilities)?.holds {
             largest_common_scale(joint, &l.utilities)?.scale

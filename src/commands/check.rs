@@ -172,10 +172,9 @@ pub fn run(args: &CheckArgs) -> Result<()> {
         Some(p) => Some(reference::io::read_weights(p, &game)?),
         None => None,
     };
-    let class_of = |m: &str| Class::of_method(if m.is_empty() { "" } else { m });
-    let needs_exact = found.iter().any(|(m, _, _)| {
-        class_of(m).is_some() || args.method.as_deref().and_then(Class::of_method).is_some()
-    });
+    let named = args.method.as_deref().and_then(Class::of_method);
+    let needs_exact =
+        named.is_some() || found.iter().any(|(m, _, _)| Class::of_method(m).is_some());
     let truth = reference::exact::Truth::new(&game)?;
     let exact = if needs_exact {
         Some(Exact::with_truth(
@@ -188,14 +187,16 @@ pub fn run(args: &CheckArgs) -> Result<()> {
     };
     let mut checked = Vec::with_capacity(found.len());
     for (method, seed, learned) in found {
-        let class = class_of(&method).or_else(|| args.method.as_deref().and_then(Class::of_method));
+        let class = Class::of_method(&method).or(named);
         let ideal = match (class, &exact) {
-            (Some(c), Some(e)) => Some(ideal_tables(c, e)),
+            (Some(c), Some(e)) => Some(c.ideal_tables(e)),
             _ => None,
         };
         let report = check_with(&truth, &learned, ideal.as_deref(), &args.tolerance)?;
         let diagnosis = match (class, &exact) {
-            (Some(c), Some(e)) if is_complete(&learned) => Some(diagnose(e, &learned, c)?),
+            (Some(c), Some(e)) if is_complete(&learned) => {
+                Some(diagnose(e, &learned, c, &args.tolerance)?)
+            }
             _ => None,
         };
         let method = if method.is_empty() {
@@ -256,15 +257,6 @@ pub fn run(args: &CheckArgs) -> Result<()> {
 
 fn is_complete(l: &LearnedFactorization) -> bool {
     l.states.iter().all(Option::is_some)
-}
-
-/// The class's ideal joint table per state (what `mse_ideal` is measured to).
-fn ideal_tables(class: Class, e: &Exact) -> Vec<reference::table::JointTable> {
-    match class {
-        Class::Vdn => e.vdn.iter().map(|p| p.q_tot.clone()).collect(),
-        Class::Qmix => e.qmix.iter().map(|p| p.q_tot.clone()).collect(),
-        Class::Qtran => e.truth.q_star.clone(),
-    }
 }
 
 fn summaries(checked: &[Checked]) -> Vec<MethodSummary> {
